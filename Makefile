@@ -1,0 +1,44 @@
+# The single entry point: `make run` serves the whole thing on embedded defaults, `make test` runs the suite.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+export PORT
+export SITE_URL ?= http://127.0.0.1:$(PORT)
+
+.PHONY: install run test lint bench browser clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Web on 127.0.0.1:$(PORT), a Celery worker and beat, SQLite and a file broker under var/, mail in var/outbox/.
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_sample
+	PATH="$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev -p $(PORT) start
+
+# Headless Chromium for the page tests (Debian's build; Playwright's own download is not used).
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } \
+		|| echo "Chromium is missing: install Debian's chromium package for the page tests."
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Uses PostgreSQL and Redis on 127.0.0.1 when they answer (and DATABASE_URL / REDIS_URL are not set).
+test: install browser lint
+	. .ci/test-env && $(BIN)/pytest
+
+bench: install
+	. .ci/test-env && $(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,201 @@
+"""The one settings module, driven by environment variables (see README.md and .env.example).
+
+With no variables set the service runs embedded: SQLite and a file-system Celery broker under ``var/``, emails
+written as ``.eml`` files to ``var/outbox/``. ``DATABASE_URL``, ``REDIS_URL`` and ``ESP`` switch to PostgreSQL,
+Redis and a real email service provider.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", default=True)
+# The development key only works with DEBUG on; production must bring its own.
+SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me" if DEBUG else None)
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:" + env_str("PORT", "8000")).rstrip("/")
+if not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r} must be an absolute http(s) URL.")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "anymail",
+    "digest",
+    "subscribers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one SQLite file: wait for locks instead of failing at once.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    # A file cache is shared by every local process, so rate limits hold across web workers too.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- Email -------------------------------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Trending Papers <papers@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "outbox"))
+ESP = env_str("ESP", "").strip().lower()
+ANYMAIL: dict[str, object] = {}
+if not ESP:
+    EMAIL_BACKEND = "config.mail.OutboxBackend"
+elif ESP == "amazon_ses":
+    EMAIL_BACKEND = "anymail.backends.amazon_ses.EmailBackend"
+    _ses_client: dict[str, object] = {
+        "region_name": env_str("AWS_REGION", "us-east-1"),
+        "aws_access_key_id": env_str("AWS_ACCESS_KEY_ID"),
+        "aws_secret_access_key": env_str("AWS_SECRET_ACCESS_KEY"),
+    }
+    if env_str("AMAZON_SES_ENDPOINT_URL", ""):
+        _ses_client["endpoint_url"] = env_str("AMAZON_SES_ENDPOINT_URL")
+    ANYMAIL["AMAZON_SES_CLIENT_PARAMS"] = _ses_client
+else:
+    # Other Anymail ESPs take an API key (and some a sender domain); Anymail itself reports what is missing.
+    EMAIL_BACKEND = f"anymail.backends.{ESP}.EmailBackend"
+    ANYMAIL[f"{ESP.upper()}_API_KEY"] = env_str("ESP_API_KEY")
+    if env_str("ESP_SENDER_DOMAIN", ""):
+        ANYMAIL[f"{ESP.upper()}_SENDER_DOMAIN"] = env_str("ESP_SENDER_DOMAIN")
+# An explicit backend wins (tests use Anymail's test backend; operators may use SMTP).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", EMAIL_BACKEND)
+WEBHOOK_SECRET = env_str("WEBHOOK_SECRET", "")
+if WEBHOOK_SECRET:
+    ANYMAIL["WEBHOOK_SECRET"] = WEBHOOK_SECRET
+ESP_RATE_LIMIT = env_float("ESP_RATE_LIMIT", 0.0, minimum=0.0)  # messages per second across workers; 0 = none
+
+# --- Newsletter --------------------------------------------------------------------------------------------
+NEWSLETTER_NAME = env_str("NEWSLETTER_NAME", "Trending Papers")
+NEWSLETTER_SEND_HOUR = env_int("SEND_HOUR", 7, minimum=0, maximum=23)
+NEWSLETTER_WINDOW_DAYS = env_int("TRENDING_WINDOW_DAYS", 7, minimum=1, maximum=365)
+NEWSLETTER_TOP_N = env_int("TRENDING_TOP_N", 10, minimum=1, maximum=200)
+NEWSLETTER_APPROVAL_REQUIRED = env_bool("APPROVAL_REQUIRED", default=False)
+NEWSLETTER_SEND_CHUNK_SIZE = env_int("SEND_CHUNK_SIZE", 500, minimum=1, maximum=10_000)
+# At-least-once (True) re-sends a delivery whose fate is unknown after a crash; at-most-once (False) does not.
+NEWSLETTER_RESEND_AMBIGUOUS = env_bool("RESEND_AMBIGUOUS", default=True)
+INGEST_FETCH_TIMEOUT = env_float("INGEST_FETCH_TIMEOUT", 20.0, minimum=0.1)
+INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+
+# --- Celery ------------------------------------------------------------------------------------------------
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        # Longer than the longest chunk: an unacked task is redelivered only after this.
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
+    }
+else:
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+    # The file-system transport has no fan-out exchange for remote control.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=10)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 900, minimum=20)
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "poll-sources": {
+        "task": "digest.tasks.poll_sources",
+        "schedule": crontab(minute=f"*/{env_int('POLL_EVERY_MINUTES', 30, minimum=1, maximum=59)}"),
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

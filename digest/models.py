@@ -1,0 +1,169 @@
+"""Papers, where they were seen, and the daily editions built from them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class DocumentFormat(models.TextChoices):
+    AUTO = "auto", "Detect from content"
+    TEXT = "text", "Plain-text trending page"
+    HTML = "html", "HTML trending page"
+    JSON = "json", "Daily-papers API JSON"
+    FEED = "feed", "RSS / Atom feed"
+
+
+class Source(models.Model):
+    """A place digests come from, polled by the beat task when enabled."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=1000)
+    format = models.CharField(max_length=8, choices=DocumentFormat.choices, default=DocumentFormat.AUTO)
+    enabled = models.BooleanField(default=True)
+    etag = models.CharField(max_length=300, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    last_fetched_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=200, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DigestDocument(models.Model):
+    """One ingested page, raw bytes kept so it can be parsed again after a parser fix."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PARSED = "parsed", "Parsed"
+        FAILED = "failed", "Failed"
+
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="documents")
+    origin = models.CharField(max_length=1000, blank=True, help_text="File path or URL it came from.")
+    format = models.CharField(max_length=8, choices=DocumentFormat.choices, default=DocumentFormat.AUTO)
+    listed_date = models.DateField(null=True, blank=True, help_text="The day the page lists.")
+    raw = models.BinaryField()
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
+    error = models.TextField(blank=True)
+    paper_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    parsed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.origin or self.sha256[:12]} ({self.listed_date or 'undated'})"
+
+
+class Paper(models.Model):
+    """One paper, however often it appears. ``arxiv_id`` when known, else ``title_key`` de-duplicates."""
+
+    arxiv_id = models.CharField(max_length=32, unique=True, null=True, blank=True)
+    title = models.TextField()
+    abstract = models.TextField(blank=True)
+    title_key = models.CharField(max_length=500, db_index=True)
+    authors = models.JSONField(default=list, blank=True)
+    links = models.JSONField(default=dict, blank=True)
+    published = models.DateField(null=True, blank=True)
+    upvotes = models.IntegerField(default=0)
+    first_seen = models.DateField(null=True, blank=True)
+    last_seen = models.DateField(null=True, blank=True, db_index=True)
+    appearance_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Curator fields: ingestion never writes these, and never overwrites an edited title or abstract.
+    pinned = models.BooleanField(default=False, db_index=True)
+    hidden = models.BooleanField(default=False, db_index=True)
+    boost = models.FloatField(default=0.0, help_text="Added to the trending score.")
+    note = models.TextField(blank=True)
+    title_edited = models.BooleanField(default=False)
+    abstract_edited = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-last_seen", "-upvotes"]
+
+    def __str__(self) -> str:
+        return self.title[:120]
+
+
+class Appearance(models.Model):
+    """A paper on one page: where, and with how many upvotes then."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="appearances")
+    document = models.ForeignKey(DigestDocument, on_delete=models.CASCADE, related_name="appearances")
+    listed_date = models.DateField(null=True, blank=True, db_index=True)
+    position = models.PositiveIntegerField()
+    upvotes = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["document", "position"]
+        constraints = [models.UniqueConstraint(fields=["paper", "document"], name="appearance_once_per_document")]
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} in {self.document_id} at {self.position}"
+
+
+class Frequency(models.TextChoices):
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+
+
+class Edition(models.Model):
+    """One day's newsletter (or one week's, for weekly subscribers)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        APPROVED = "approved", "Approved"
+        HELD = "held", "Held"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        CANCELLED = "cancelled", "Cancelled"
+
+    date = models.DateField()
+    frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.DAILY)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    subject = models.CharField(max_length=200, blank=True)
+    intro = models.TextField(blank=True, help_text="Curator's note at the top of the email.")
+    built_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The shared body as it was sent: the archive page shows this, and re-sends reuse it.
+    rendered_html = models.TextField(blank=True)
+    rendered_text = models.TextField(blank=True)
+    recipient_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date"]
+        constraints = [models.UniqueConstraint(fields=["frequency", "date"], name="edition_once_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.get_frequency_display()} edition {self.date:%Y-%m-%d}"
+
+
+class EditionEntry(models.Model):
+    edition = models.ForeignKey(Edition, on_delete=models.CASCADE, related_name="entries")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="edition_entries")
+    position = models.PositiveIntegerField()
+    score = models.FloatField(default=0.0)
+    score_parts = models.JSONField(default=dict, blank=True)
+    pinned = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["edition", "position"]
+        constraints = [models.UniqueConstraint(fields=["edition", "paper"], name="entry_once_per_edition")]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.paper_id}"

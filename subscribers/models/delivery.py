@@ -1,0 +1,52 @@
+"""One edition to one subscriber: the row that makes a send exactly-once."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Delivery(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Handed to the ESP"  # claimed; the ESP may or may not have accepted it yet
+        AMBIGUOUS = "ambiguous", "Unknown after a crash"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped (no longer active)"
+        DELIVERED = "delivered", "Delivered"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+        OPENED = "opened", "Opened"
+        CLICKED = "clicked", "Clicked"
+
+    edition = models.ForeignKey("digest.Edition", on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey("subscribers.Subscriber", on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    esp_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["edition", "subscriber"], name="delivery_once_per_subscriber")]
+        indexes = [models.Index(fields=["edition", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.edition_id} -> {self.subscriber_id}: {self.status}"
+
+
+class TrackingEvent(models.Model):
+    """An ESP tracking event, stored once by its id so a replayed webhook changes nothing."""
+
+    event_id = models.CharField(max_length=200, unique=True)
+    event_type = models.CharField(max_length=20)
+    esp_message_id = models.CharField(max_length=200, blank=True)
+    recipient = models.CharField(max_length=254, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"

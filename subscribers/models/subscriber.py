@@ -1,0 +1,72 @@
+"""People on the list, and the addresses that must never be mailed again."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models.functions import Lower
+
+from digest.models import Frequency
+
+
+def new_token_key() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Subscriber(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending confirmation"
+        ACTIVE = "active", "Active"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+
+    email = models.EmailField(max_length=254)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    # Part of every signed link: rotating it (on delete) invalidates all links ever sent.
+    token_key = models.CharField(max_length=32, default=new_token_key)
+    created_at = models.DateTimeField(auto_now_add=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    complained_at = models.DateTimeField(null=True, blank=True)
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    # Preferences.
+    frequency = models.CharField(max_length=8, choices=Frequency.choices, default=Frequency.DAILY, db_index=True)
+    keywords = models.JSONField(default=list, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    # Consent record: when, from which page, the exact text agreed to; the IP only as a salted hash.
+    consent_at = models.DateTimeField(null=True, blank=True)
+    consent_source = models.CharField(max_length=300, blank=True)
+    consent_text = models.TextField(blank=True)
+    consent_ip_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Suppression(models.Model):
+    """An address that must not be mailed, kept as a hash so a deleted subscriber leaves no address behind."""
+
+    class Reason(models.TextChoices):
+        BOUNCED = "bounced", "Hard bounce"
+        COMPLAINED = "complained", "Complaint"
+        INVALID = "invalid", "Rejected by the ESP as invalid"
+        DELETED = "deleted", "Deleted at the subscriber's request"
+        MANUAL = "manual", "Added by staff"
+
+    email_hash = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email_hash[:12]}… ({self.reason})"

@@ -1,0 +1,222 @@
+"""Reaching the real services the suite talks to: PostgreSQL, Redis, a moto SES server, Celery workers.
+
+Locally a missing service skips the tests that need it, with the reason; under CI (``CI`` set) it fails them,
+because CI promises to run the suite against the real parts.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+UNDER_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally, fail under CI."""
+    if UNDER_CI:
+        pytest.fail(f"required service unavailable under CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, *, host: str = "127.0.0.1", timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def database_url_for(settings_dict: Mapping[str, object]) -> str:
+    """A DATABASE_URL that points a subprocess at the database this test process uses (the test database)."""
+    engine = str(settings_dict["ENGINE"])
+    name = settings_dict["NAME"]
+    if engine.endswith("sqlite3"):
+        return f"sqlite:///{name}"
+    user = settings_dict.get("USER") or "postgres"
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{password}@" if password else f"{user}@"
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{name}"
+
+
+# --- moto's SES server -------------------------------------------------------------------------------------
+
+
+@dataclass
+class MotoSES:
+    """A moto server emulating Amazon SES, with helpers to read back what it received."""
+
+    port: int
+    from_domain: str = "example.com"
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client_params(self) -> dict[str, str]:
+        return {
+            "endpoint_url": self.url,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+
+    def env(self) -> dict[str, str]:
+        """Environment for a subprocess (a Celery worker) that should send through this server."""
+        return {
+            "ESP": "amazon_ses",
+            "AMAZON_SES_ENDPOINT_URL": self.url,
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "DEFAULT_FROM_EMAIL": f"Trending Papers <papers@{self.from_domain}>",
+        }
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=10).read()
+        self.verify_sender()
+
+    def verify_sender(self) -> None:
+        import boto3
+
+        client = boto3.client("ses", **self.client_params())
+        client.verify_domain_identity(Domain=self.from_domain)
+
+    def raw_messages(self) -> list[dict]:
+        with urllib.request.urlopen(f"{self.url}/moto-api/data.json", timeout=30) as response:
+            data = json.load(response)
+        raw = data.get("ses", {}).get("RawMessage", [])
+        # moto 5 lists them flat; older versions keyed them by account and region.
+        if isinstance(raw, dict):
+            return [m for region in raw.values() for m in (region.values() if isinstance(region, dict) else region)]
+        return list(raw)
+
+    def messages(self) -> list[Message]:
+        return [email.message_from_string(item["raw_data"]) for item in self.raw_messages()]
+
+
+@contextmanager
+def run_moto_ses() -> Iterator[MotoSES]:
+    port = free_port()
+    log = open(os.devnull, "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=log,
+    )
+    server = MotoSES(port=port, process=process)
+    try:
+        wait_for_port(port, timeout=30)
+        server.verify_sender()
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+# --- Celery worker and beat subprocesses -------------------------------------------------------------------
+
+
+@dataclass
+class CeleryProcess:
+    """A real ``celery worker`` or ``celery beat`` started from this checkout."""
+
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+    _log: object = field(default=None, repr=False)
+
+    def start(self, *, ready_timeout: float = 60.0) -> CeleryProcess:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", *self.args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so a kill reaches the pool children too
+        )
+        if self.args[0] == "worker":
+            self.wait_for_log("ready.", timeout=ready_timeout)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_for_log(self, text: str, *, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"celery exited early ({self.process.returncode}):\n{self.log()[-4000:]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{text!r} not in the celery log after {timeout}s:\n{self.log()[-4000:]}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Kill the whole process group (main process and pool children), as a crash would."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self._log is not None:
+            self._log.close()  # type: ignore[attr-defined]
+            self._log = None
+
+
+def subprocess_env(*, database_url: str, redis_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("EMAIL_BACKEND", "DJANGO_SETTINGS_MODULE")}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SITE_URL": "http://testserver",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
