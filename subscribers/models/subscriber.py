@@ -46,6 +46,8 @@ class Subscriber(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique")]
+        # Exporting hands out every address at once, so it is a permission of its own that curators lack.
+        permissions = [("export_subscriber", "Can export subscribers as CSV")]
 
     def __str__(self) -> str:
         return self.email
