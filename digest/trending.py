@@ -1,0 +1,178 @@
+"""The trending list: score the papers seen in a window, and build an edition from the best of them.
+
+A paper's score is the sum of four parts, each kept on its edition entry so a curator can see why it is there:
+
+- ``appearances``: how often it was listed in the window, each listing weighted by its recency (a paper listed
+  every day of the week outranks one listed once);
+- ``upvotes``: log2(1 + the most upvotes seen in the window), so 1,000 upvotes do not drown everything else;
+- ``recency``: ``RECENCY_WEIGHT`` halving every ``half_life_days`` since the paper was last listed;
+- ``boost``: the curator's boost, added as is.
+
+Pinned papers come first (by score among themselves), hidden papers never appear.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date as Date
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from digest.models import Appearance, Edition, EditionEntry, Frequency, Paper
+
+APPEARANCE_WEIGHT = 1.0
+UPVOTE_WEIGHT = 1.0
+RECENCY_WEIGHT = 2.0
+# A daily edition should favour what is new today; a weekly one weighs the whole week almost evenly.
+DAILY_HALF_LIFE_DAYS = 1.5
+WEEKLY_HALF_LIFE_DAYS = 7.0
+WEEKLY_WINDOW_DAYS = 7
+
+# An edition in one of these states went (or is going) out as it is: rebuilding it would make the archive and the
+# emails disagree. An approved edition is a curator's sign-off on this exact list, so it is not rebuilt either:
+# set it back to draft (or hold it) first.
+FROZEN_STATUSES = frozenset(
+    {Edition.Status.APPROVED, Edition.Status.SENDING, Edition.Status.SENT, Edition.Status.CANCELLED}
+)
+
+
+class EditionFrozenError(Exception):
+    """The edition is approved, sending, sent or cancelled and is not rebuilt; ``edition`` is it, unchanged."""
+
+    def __init__(self, edition: Edition) -> None:
+        self.edition = edition
+        super().__init__(f"{edition} is {edition.status}: it is not rebuilt.")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredPaper:
+    paper: Paper
+    score: float
+    parts: dict[str, float]
+    appearances: int
+    max_upvotes: int
+    last_listed: Date
+    pinned: bool = field(default=False)
+
+
+def _round(value: float) -> float:
+    return round(value, 4)
+
+
+def score_papers(
+    *,
+    as_of: Date,
+    window_days: int,
+    half_life_days: float = DAILY_HALF_LIFE_DAYS,
+    limit: int | None = None,
+) -> list[ScoredPaper]:
+    """The papers listed in the ``window_days`` days ending ``as_of`` (inclusive), best first.
+
+    Pinned papers come first, hidden papers are left out; ``limit`` cuts the list after ordering.
+    Two queries, however many papers: the window's appearances, then their papers.
+    """
+    if window_days < 1:
+        raise ValueError("window_days must be at least 1")
+    start = as_of - timedelta(days=window_days - 1)
+    rows = Appearance.objects.filter(
+        listed_date__gte=start, listed_date__lte=as_of, paper__hidden=False
+    ).values_list("paper_id", "listed_date", "upvotes")
+
+    ages: dict[int, list[int]] = defaultdict(list)
+    upvotes: dict[int, int] = {}
+    for paper_id, listed, votes in rows:
+        ages[paper_id].append((as_of - listed).days)
+        if votes is not None:
+            upvotes[paper_id] = max(upvotes.get(paper_id, 0), votes)
+    if not ages:
+        return []
+    papers = Paper.objects.in_bulk(list(ages))
+
+    scored: list[ScoredPaper] = []
+    for paper_id, paper_ages in ages.items():
+        paper = papers.get(paper_id)
+        if paper is None or paper.hidden:  # deleted or hidden between the two queries
+            continue
+        # Pages without upvotes (the plain-text rendering) leave the paper's own latest count as the best guess.
+        votes = upvotes.get(paper_id, max(paper.upvotes, 0))
+        newest = min(paper_ages)
+        parts = {
+            "appearances": _round(APPEARANCE_WEIGHT * sum(0.5 ** (age / half_life_days) for age in paper_ages)),
+            "upvotes": _round(UPVOTE_WEIGHT * math.log2(1 + votes)),
+            "recency": _round(RECENCY_WEIGHT * 0.5 ** (newest / half_life_days)),
+            "boost": _round(paper.boost),
+        }
+        scored.append(
+            ScoredPaper(
+                paper=paper,
+                score=_round(sum(parts.values())),
+                parts=parts,
+                appearances=len(paper_ages),
+                max_upvotes=votes,
+                last_listed=as_of - timedelta(days=newest),
+                pinned=paper.pinned,
+            )
+        )
+    # Ties broken by upvotes, then by the older row, so the same data always gives the same order.
+    scored.sort(key=lambda s: (not s.pinned, -s.score, -s.max_upvotes, s.paper.pk))
+    return scored[:limit] if limit is not None else scored
+
+
+def window_for(frequency: str) -> tuple[int, float]:
+    """(window_days, half_life_days) for an edition of this frequency."""
+    if frequency == Frequency.WEEKLY:
+        return WEEKLY_WINDOW_DAYS, WEEKLY_HALF_LIFE_DAYS
+    if frequency == Frequency.DAILY:
+        return settings.NEWSLETTER_WINDOW_DAYS, DAILY_HALF_LIFE_DAYS
+    raise ValueError(f"unknown frequency {frequency!r}")
+
+
+def default_subject(*, date: Date, frequency: str) -> str:
+    day = f"{date:%A} {date.day} {date:%B %Y}"
+    if frequency == Frequency.WEEKLY:
+        return f"{settings.NEWSLETTER_NAME} weekly: the week to {day}"
+    return f"{settings.NEWSLETTER_NAME}: {day}"
+
+
+def edition_build(*, date: Date, frequency: str = Frequency.DAILY, top_n: int | None = None) -> Edition:
+    """Create or rebuild the edition for ``date`` with its ordered, scored entries. Idempotent.
+
+    Weekly editions score the 7 days ending ``date``. The curator's subject and intro are kept. An edition that is
+    approved, sending, sent or cancelled is not touched: ``EditionFrozenError`` carries it unchanged.
+    """
+    window_days, half_life = window_for(frequency)
+    top_n = top_n or settings.NEWSLETTER_TOP_N
+    with transaction.atomic():
+        edition, _ = Edition.objects.get_or_create(
+            date=date, frequency=frequency, defaults={"subject": default_subject(date=date, frequency=frequency)}
+        )
+        # The row lock makes two concurrent builds (beat firing twice, a curator's click) take turns.
+        edition = Edition.objects.select_for_update().get(pk=edition.pk)
+        if edition.status in FROZEN_STATUSES:
+            raise EditionFrozenError(edition)
+        scored = score_papers(as_of=date, window_days=window_days, half_life_days=half_life, limit=top_n)
+        EditionEntry.objects.filter(edition=edition).delete()
+        EditionEntry.objects.bulk_create(
+            EditionEntry(
+                edition=edition,
+                paper=item.paper,
+                position=position,
+                score=item.score,
+                score_parts=item.parts,
+                pinned=item.pinned,
+            )
+            for position, item in enumerate(scored, start=1)
+        )
+        if not edition.subject:
+            edition.subject = default_subject(date=date, frequency=frequency)
+        edition.built_at = timezone.now()
+        # Any snapshot belongs to the old entries.
+        edition.rendered_html = ""
+        edition.rendered_text = ""
+        edition.save(update_fields=["subject", "built_at", "rendered_html", "rendered_text"])
+    return edition
