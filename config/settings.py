@@ -7,6 +7,7 @@ Redis and a real email service provider.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -150,6 +151,23 @@ NEWSLETTER_SEND_CHUNK_SIZE = env_int("SEND_CHUNK_SIZE", 500, minimum=1, maximum=
 NEWSLETTER_RESEND_AMBIGUOUS = env_bool("RESEND_AMBIGUOUS", default=True)
 INGEST_FETCH_TIMEOUT = env_float("INGEST_FETCH_TIMEOUT", 20.0, minimum=0.1)
 INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+
+# --- Subscriptions -----------------------------------------------------------------------------------------
+# The mailto half of List-Unsubscribe; empty means unsubscribe@<the from-address's domain>.
+UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO", "")
+SUBSCRIBE_CONFIRM_MAX_AGE_DAYS = env_int("SUBSCRIBE_CONFIRM_MAX_AGE_DAYS", 7, minimum=1, maximum=60)
+# django-ratelimit rates ("N/s|m|h|d") for sign-up attempts, counted on the default cache (Redis in production).
+SUBSCRIBE_RATE_PER_IP = env_str("SUBSCRIBE_RATE_PER_IP", "20/h")
+SUBSCRIBE_RATE_PER_ADDRESS = env_str("SUBSCRIBE_RATE_PER_ADDRESS", "5/h")
+for _rate_name, _rate in (
+    ("SUBSCRIBE_RATE_PER_IP", SUBSCRIBE_RATE_PER_IP),
+    ("SUBSCRIBE_RATE_PER_ADDRESS", SUBSCRIBE_RATE_PER_ADDRESS),
+):
+    if not re.fullmatch(r"[1-9][0-9]*/[1-9]?[0-9]*[smhd]", _rate):
+        raise ImproperlyConfigured(f"{_rate_name}={_rate!r} is not a rate such as 20/h (count/[n]s|m|h|d).")
+# How many reverse proxies sit in front of the web process: the client IP is taken that many hops from the
+# right of X-Forwarded-For (0 = trust only REMOTE_ADDR, so a client cannot forge its IP).
+NUMBER_OF_PROXIES = env_int("NUMBER_OF_PROXIES", 0, minimum=0, maximum=5)
 
 # --- Celery ------------------------------------------------------------------------------------------------
 if REDIS_URL:

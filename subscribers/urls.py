@@ -1,3 +1,17 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from subscribers import views
+
+app_name = "subscribers"
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("subscribe/", views.subscribe, name="subscribe"),
+    path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("preferences/<str:token>/", views.preferences, name="preferences"),
+    path("preferences/<str:token>/export/", views.export_data, name="export"),
+    path("preferences/<str:token>/delete/", views.delete_me, name="delete"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+]

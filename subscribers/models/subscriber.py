@@ -30,6 +30,8 @@ class Subscriber(models.Model):
     status_changed_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # How they left (one-click header, the page's button, admin...): tells whether mailbox providers' buttons are used.
+    unsubscribed_via = models.CharField(max_length=20, blank=True)
     bounced_at = models.DateTimeField(null=True, blank=True)
     complained_at = models.DateTimeField(null=True, blank=True)
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
