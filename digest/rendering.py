@@ -11,7 +11,6 @@ the internet) can never forge a slot and pull in another reader's links.
 from __future__ import annotations
 
 import html
-import logging
 import re
 import secrets
 import textwrap
@@ -20,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import css_inline
 from anymail.message import AnymailMessage
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -38,7 +38,7 @@ MAX_KEYWORD_LENGTH = 60
 # Distinct keyword sets seen while sending one edition; a bound keeps a pathological list from holding memory.
 KEYWORD_CACHE_SIZE = 4096
 
-logger = logging.getLogger(__name__)
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
 class Recipient(Protocol):
@@ -138,10 +138,12 @@ class EntryView:
 
     position: int
     title: str
+    title_wrapped: str
     abstract: str
     abstract_wrapped: str
     search_text: str
     authors: str
+    authors_wrapped: str
     url: str | None
     links: tuple[tuple[str, str], ...]
     upvotes: int
@@ -169,10 +171,12 @@ def _entry_view(entry: EditionEntry) -> EntryView:
     return EntryView(
         position=entry.position,
         title=" ".join(paper.title.split()),
+        title_wrapped=_fill(paper.title),
         abstract=abstract,
         abstract_wrapped=_fill(abstract),
         search_text=f"{paper.title}\n{paper.abstract}",
         authors=authors_line,
+        authors_wrapped=_fill(authors_line),
         url=links[0][1] if links else None,
         links=tuple(links),
         upvotes=max(paper.upvotes, 0),
@@ -193,37 +197,30 @@ def _entries(edition: Edition) -> list[EditionEntry]:
 def inline_css(document: str) -> str:
     """Move the ``<style>`` rules onto the elements (Gmail and Outlook ignore most stylesheets).
 
-    Rules that cannot be inlined (the dark-mode media query) stay in a ``<style>`` block for the clients that
-    honour it; classes stay so those rules still match.
+    The same inliner as ``subscribers.emails``. ``@media`` rules (dark mode) cannot be inlined and stay in a
+    ``<style>`` block for the clients that honour them; classes stay so those rules still match.
     """
-    from premailer import Premailer
-
-    return Premailer(
-        document,
-        keep_style_tags=False,
-        remove_classes=False,
-        strip_important=False,
-        disable_validation=True,
-        disable_leftover_css=False,
-        cssutils_logging_level=logging.CRITICAL,
-        allow_network=False,
-    ).transform()
+    return _INLINER.inline(document)
 
 
-_FRAGMENT_RE = r"<div>{begin}</div>\s*(.*?)\s*<div>{end}</div>"
+def _inline_fragments(fragments: Mapping[str, str], slot: _Slots, *, rows: frozenset[str]) -> dict[str, str]:
+    """Inline many HTML fragments with the edition's stylesheet in one pass, and cut them apart again.
 
-
-def _inline_fragments(fragments: Mapping[str, str], slot: _Slots) -> dict[str, str]:
-    """Inline many HTML fragments with the edition's stylesheet in one pass, and cut them apart again."""
+    Table rows (the names in ``rows``) go inside a table of their own: an HTML5 parser moves anything it finds
+    between rows out of the table, so that is the only place they survive as they are.
+    """
     css = render_to_string("emails/edition/style.css")
-    parts = [f"<html><head><style>{css}</style></head><body><table>"]
+    parts = [f"<html><head><style>{css}</style></head><body>"]
     for name, fragment in fragments.items():
-        parts.append(f"<div>{slot['begin_' + name]}</div>{fragment}<div>{slot['end_' + name]}</div>")
-    parts.append("</table></body></html>")
+        inner = f"<table><tbody>{fragment}</tbody></table>" if name in rows else fragment
+        parts.append(f"<div>{slot['begin_' + name]}</div><div>{inner}</div><div>{slot['end_' + name]}</div>")
+    parts.append("</body></html>")
     inlined = inline_css("".join(parts))
     out: dict[str, str] = {}
     for name in fragments:
-        pattern = _FRAGMENT_RE.format(begin=re.escape(slot["begin_" + name]), end=re.escape(slot["end_" + name]))
+        inner = r"<table><tbody>\s*(.*?)\s*</tbody></table>" if name in rows else r"\s*(.*?)\s*"
+        begin, end = re.escape(slot["begin_" + name]), re.escape(slot["end_" + name])
+        pattern = rf"<div>{begin}</div><div>{inner}</div><div>{end}</div>"
         match = re.search(pattern, inlined, re.DOTALL)
         if match is None:
             raise RuntimeError(f"fragment {name!r} was lost while inlining CSS")
@@ -263,7 +260,6 @@ class EditionBody:
     keywords_none_html: Slotted
     keywords_none_text: Slotted
     entries: tuple[EntryFragment, ...]
-    from_email: str = field(default_factory=lambda: settings.DEFAULT_FROM_EMAIL)
     tags: tuple[str, ...] = ()
     _keyword_cache: OrderedDict[tuple[str, ...], tuple[str, str]] = field(default_factory=OrderedDict)
 
@@ -277,7 +273,8 @@ def archive_url(edition: Edition) -> str:
 
 
 def edition_subject(edition: Edition) -> str:
-    return edition.subject.strip() or default_subject(date=edition.date, frequency=edition.frequency)
+    # One line whatever a curator pasted: a subject is a header.
+    return " ".join(edition.subject.split()) or default_subject(date=edition.date, frequency=edition.frequency)
 
 
 def _render_pair(name: str, context: dict[str, Any]) -> tuple[str, str]:
@@ -326,7 +323,8 @@ def edition_body(edition: Edition) -> EditionBody:
     for view in views:
         card_context = {**context, **card_slots, "entry": view}
         fragments[f"card_{view.position}"], texts[f"card_{view.position}"] = _render_pair("card", card_context)
-    inlined = {name: wrap_long_lines(value) for name, value in _inline_fragments(fragments, slot).items()}
+    rows = frozenset(name for name in fragments if name.startswith(("card_", "keywords_")))
+    inlined = {name: wrap_long_lines(value) for name, value in _inline_fragments(fragments, slot, rows=rows).items()}
 
     # The "view in browser" line is the same for everyone; filling it now leaves only per-recipient slots.
     html_body = slot.split(html_doc.replace(slot.browser, inlined["browser"]))
@@ -383,7 +381,9 @@ def keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w)(?:{alternatives})", re.IGNORECASE)
 
 
-# The highlight is added per keyword set, after the CSS pass, so it carries its style itself (same as .hl).
+# The section sits in a row of the edition's layout table, as a table of its own rows.
+_SECTION_OPEN = '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">'
+# The highlight is added per keyword set, after the CSS pass, so it carries its style itself (same as .tp-hl).
 HIGHLIGHT_STYLE = "background-color:#fde047; color:#18181b; font-weight:bold"
 
 
@@ -393,7 +393,7 @@ def highlight_html(text: str, pattern: re.Pattern[str]) -> str:
     last = 0
     for match in pattern.finditer(text):
         out.append(html.escape(text[last : match.start()]))
-        out.append(f'<mark class="hl" style="{HIGHLIGHT_STYLE}">{html.escape(match.group(0))}</mark>')
+        out.append(f'<mark class="tp-hl" style="{HIGHLIGHT_STYLE}">{html.escape(match.group(0))}</mark>')
         last = match.end()
     out.append(html.escape(text[last:]))
     return "".join(out)
@@ -429,15 +429,15 @@ def keyword_section(body: EditionBody, keywords: Iterable[object]) -> tuple[str,
                 {"title": highlight_html(view.title, pattern), "abstract": highlight_html(view.abstract, pattern)}
             )
         )
+        title_text = _fill(highlight_text(view.title, pattern))
         abstract_text = _fill(highlight_text(view.abstract, pattern))
-        text_parts.append(fragment.text.fill({"title": highlight_text(view.title, pattern), "abstract": abstract_text}))
+        text_parts.append(fragment.text.fill({"title": title_text, "abstract": abstract_text}))
     if html_parts:
         section_html = body.keywords_open_html.fill({"keywords": shown}) + "\n" + "\n".join(html_parts)
-        section_text = (
-            body.keywords_open_text.fill({"keywords": ", ".join(key)}) + "\n" + "\n".join(text_parts) + "\n"
-        )
+        section_html = f"{_SECTION_OPEN}\n{section_html}\n</table>"
+        section_text = body.keywords_open_text.fill({"keywords": ", ".join(key)}) + "\n" + "\n".join(text_parts) + "\n"
     else:
-        section_html = body.keywords_none_html.fill({"keywords": shown})
+        section_html = f"{_SECTION_OPEN}\n{body.keywords_none_html.fill({'keywords': shown})}\n</table>"
         section_text = body.keywords_none_text.fill({"keywords": ", ".join(key)})
     result = (wrap_long_lines(section_html), section_text)
     cache[key] = result
@@ -451,24 +451,25 @@ def keyword_section(body: EditionBody, keywords: Iterable[object]) -> tuple[str,
 
 def edition_message(body: EditionBody, subscriber: Recipient, *, connection: Any = None) -> AnymailMessage:
     """The edition for one subscriber, ready to send: no query and no template rendering here."""
+    from subscribers.emails import RenderedEmail, build_message
     from subscribers.links import list_unsubscribe_headers, preferences_url, unsubscribe_url
 
     links = {"preferences_url": preferences_url(subscriber), "unsubscribe_url": unsubscribe_url(subscriber)}
     keywords_html, keywords_text = keyword_section(body, subscriber.keywords)
-    html_part = body.html.fill({"keywords": keywords_html, "footer": body.footer_html.fill(links)})
-    text_part = body.text.fill({"keywords": keywords_text, "footer": body.footer_text.fill(links)})
-    message = AnymailMessage(
+    rendered = RenderedEmail(
         subject=body.subject,
-        body=text_part,
-        from_email=body.from_email,
-        to=[subscriber.email],
-        headers=list_unsubscribe_headers(subscriber),
-        connection=connection,
-        tags=list(body.tags),
-        metadata={"edition_id": str(body.edition_id), "subscriber_id": str(subscriber.pk)},
+        text=body.text.fill({"keywords": keywords_text, "footer": body.footer_text.fill(links)}),
+        html=body.html.fill({"keywords": keywords_html, "footer": body.footer_html.fill(links)}),
     )
-    message.attach_alternative(html_part, "text/html")
-    return message
+    return build_message(
+        rendered=rendered,
+        to=subscriber.email,
+        headers=list_unsubscribe_headers(subscriber),
+        tags=list(body.tags),
+        # Strings, because several ESPs hand metadata back to webhooks as strings whatever was sent.
+        metadata={"edition_id": str(body.edition_id), "subscriber_id": str(subscriber.pk)},
+        connection=connection,
+    )
 
 
 # --- Archive and snapshot -----------------------------------------------------------------------------------
@@ -515,4 +516,3 @@ def edition_archive_html(edition: Edition) -> str:
 
 def edition_archive_text(edition: Edition) -> str:
     return edition.rendered_text or edition_public_parts(edition_body(edition))[1]
-
