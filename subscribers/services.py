@@ -47,7 +47,8 @@ BLOCKING_SUPPRESSIONS = (
     Suppression.Reason.MANUAL,
 )
 
-_email_validator = EmailValidator(message="Enter a valid email address.")
+# No allowlist: "user@localhost" is not an address anyone outside this machine can receive at.
+_email_validator = EmailValidator(message="Enter a valid email address.", allowlist=[])
 # Dot-atom local part only: quoted local parts ("a b"@x) are legal but only ever used to smuggle odd characters.
 _LOCAL_PART = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _KEYWORD_SPLIT = re.compile(r"[,\n;]")
