@@ -7,14 +7,19 @@ Redis and a real email service provider.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.esp import email_config
+from config.logs import logging_config
+from config.routing import DEFAULT_QUEUE, QUEUES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -25,8 +30,28 @@ SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me" if DEBUG el
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:" + env_str("PORT", "8000")).rstrip("/")
 if not SITE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r} must be an absolute http(s) URL.")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+_site = urlsplit(SITE_URL)
+# In production the public host is the one in SITE_URL unless told otherwise (add the load balancer's probe host).
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else [_site.hostname or ""]
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [] if DEBUG else [f"{_site.scheme}://{_site.netloc}"])
+
+# --- Production hardening: on by default whenever DEBUG is off; each can be relaxed by its variable -------------
+# Behind a TLS-terminating proxy (nginx, a cloud load balancer) the request arrives as plain HTTP; trust the proxy's
+# X-Forwarded-Proto only when told there is one, or any client could claim to be on HTTPS.
+if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe over plain HTTP on the private network; a redirect would read as "unhealthy".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+# The preload directive alone lists nobody: a domain is preloaded only once its owner submits it to the list.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -36,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "anymail",
+    "config",  # ops: /healthz, the doctor command, the beat heartbeat task
     "digest",
     "subscribers",
 ]
@@ -114,25 +140,10 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Trending Papers <papers@loca
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "outbox"))
 ESP = env_str("ESP", "").strip().lower()
-ANYMAIL: dict[str, object] = {}
-if not ESP:
-    EMAIL_BACKEND = "config.mail.OutboxBackend"
-elif ESP == "amazon_ses":
-    EMAIL_BACKEND = "anymail.backends.amazon_ses.EmailBackend"
-    _ses_client: dict[str, object] = {
-        "region_name": env_str("AWS_REGION", "us-east-1"),
-        "aws_access_key_id": env_str("AWS_ACCESS_KEY_ID"),
-        "aws_secret_access_key": env_str("AWS_SECRET_ACCESS_KEY"),
-    }
-    if env_str("AMAZON_SES_ENDPOINT_URL", ""):
-        _ses_client["endpoint_url"] = env_str("AMAZON_SES_ENDPOINT_URL")
-    ANYMAIL["AMAZON_SES_CLIENT_PARAMS"] = _ses_client
-else:
-    # Other Anymail ESPs take an API key (and some a sender domain); Anymail itself reports what is missing.
-    EMAIL_BACKEND = f"anymail.backends.{ESP}.EmailBackend"
-    ANYMAIL[f"{ESP.upper()}_API_KEY"] = env_str("ESP_API_KEY")
-    if env_str("ESP_SENDER_DOMAIN", ""):
-        ANYMAIL[f"{ESP.upper()}_SENDER_DOMAIN"] = env_str("ESP_SENDER_DOMAIN")
+# config/esp.py maps ESP and its keys onto Anymail's settings and fails here, at start-up, on a gap.
+_email = email_config(ESP, os.environ)
+EMAIL_BACKEND = _email.backend
+ANYMAIL: dict[str, object] = dict(_email.anymail)
 # An explicit backend wins (tests use Anymail's test backend; operators may use SMTP).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", EMAIL_BACKEND)
 WEBHOOK_SECRET = env_str("WEBHOOK_SECRET", "")
@@ -200,20 +211,38 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600, minimum=10)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 900, minimum=20)
+# Queues and routing (config/routing.py): transactional, sending and ingestion each get their own workers, so a big
+# send never delays a confirmation. A worker started without -Q consumes all three (the embedded default does).
+CELERY_TASK_QUEUES = QUEUES
+CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
+CELERY_TASK_ROUTES = ("config.routing.route_task",)
+if REDIS_URL:
+    # Task events for Flower (`celery -A config flower`); the file broker has no event exchange to carry them.
+    CELERY_WORKER_SEND_TASK_EVENTS = True
+    CELERY_TASK_SEND_SENT_EVENT = True
+# Django's LOGGING (JSON in production) formats worker logs too, instead of Celery's own plain format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Beat schedules only while it holds a Redis lock (config/beat.py): a second beat stands by instead of doubling.
+CELERY_BEAT_SCHEDULER = "config.beat:GuardedScheduler"
+BEAT_LOCK_KEY = env_str("BEAT_LOCK_KEY", "trending-papers:beat:leader")
+BEAT_LOCK_TTL = env_int("BEAT_LOCK_TTL", 30, minimum=3, maximum=600)
+BEAT_HEARTBEAT_SECONDS = env_int("BEAT_HEARTBEAT_SECONDS", 60, minimum=1, maximum=3600)
+# /healthz calls beat stale past this; the scheduler ticks at least every BEAT_LOCK_TTL / 3 seconds.
+BEAT_STALE_SECONDS = env_int("BEAT_STALE_SECONDS", 300, minimum=10)
+EDITION_STUCK_MINUTES = env_int("EDITION_STUCK_MINUTES", 120, minimum=5)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "ops-heartbeat": {"task": "config.tasks.heartbeat", "schedule": float(BEAT_HEARTBEAT_SECONDS)},
     "poll-sources": {
         "task": "digest.tasks.poll_sources",
         "schedule": crontab(minute=f"*/{env_int('POLL_EVERY_MINUTES', 30, minimum=1, maximum=59)}"),
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# JSON lines in production (one object per line, extra= fields such as edition_id and subscriber_id included) for
+# a log shipper; the plain format for a person reading `make run`.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json.")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO").upper())

@@ -3,8 +3,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from config.health import healthz
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # No trailing slash and exempt from the HTTPS redirect: what load balancers probe by default.
+    path("healthz", healthz, name="healthz"),
     path("", include("subscribers.urls")),
     path("", include("digest.urls")),
 ]

@@ -1,0 +1,111 @@
+"""``/healthz``: what a load balancer and an on-call person need to know in one request.
+
+- ``database`` and ``broker`` are hard checks: without them the web cannot take sign-ups, so the answer is 503 and
+  the load balancer takes this instance out.
+- ``beat`` (age of the last scheduler tick) and ``edition`` (the latest edition's status) are soft: a stale beat or
+  a stuck send does not make this web process unable to serve pages, so they turn the status to ``degraded`` with
+  HTTP 200. A monitor that should page on them asks ``/healthz?strict=1``, which answers 503 on ``degraded`` too.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+BEAT_TICK_KEY = "ops:beat:last-tick"
+
+
+def record_beat_tick(when: datetime) -> None:
+    # No expiry: an old value is exactly what shows a dead beat.
+    cache.set(BEAT_TICK_KEY, when.timestamp(), timeout=None)
+
+
+def last_beat_tick() -> datetime | None:
+    value = cache.get(BEAT_TICK_KEY)
+    return datetime.fromtimestamp(float(value), tz=UTC) if value is not None else None
+
+
+def check_database() -> dict[str, Any]:
+    started = time.monotonic()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means the same thing here: unreachable
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {"ok": True, "vendor": connection.vendor, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def check_broker(timeout: float = 2.0) -> dict[str, Any]:
+    from kombu import Connection
+
+    started = time.monotonic()
+    url = settings.CELERY_BROKER_URL
+    try:
+        with Connection(
+            url, connect_timeout=timeout, transport_options=dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+        ) as conn:
+            # One attempt: a load balancer's probe must answer within its own timeout, not retry for a minute.
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+    except Exception as exc:
+        return {"ok": False, "transport": url.split(":", 1)[0], "error": f"{type(exc).__name__}: {exc}"}
+    return {"ok": True, "transport": url.split(":", 1)[0], "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def check_beat() -> dict[str, Any]:
+    try:
+        tick = last_beat_tick()
+    except Exception as exc:
+        return {"ok": False, "error": f"cache unreachable: {type(exc).__name__}: {exc}"}
+    if tick is None:
+        return {"ok": False, "error": "no beat tick recorded yet: is celery beat running?"}
+    age = (timezone.now() - tick).total_seconds()
+    return {"ok": age <= settings.BEAT_STALE_SECONDS, "last_tick": tick.isoformat(), "age_seconds": round(age, 1)}
+
+
+def check_edition() -> dict[str, Any]:
+    from digest.models import Edition
+
+    edition = Edition.objects.order_by("-date", "-id").only("date", "frequency", "status", "send_started_at").first()
+    if edition is None:
+        return {"ok": True, "edition": None}
+    report: dict[str, Any] = {
+        "ok": True,
+        "date": edition.date.isoformat(),
+        "frequency": edition.frequency,
+        "status": edition.status,
+    }
+    stuck_after = timedelta(minutes=settings.EDITION_STUCK_MINUTES)
+    if (
+        edition.status == Edition.Status.SENDING
+        and edition.send_started_at
+        and timezone.now() - edition.send_started_at > stuck_after
+    ):
+        report["ok"] = False
+        report["error"] = f"sending for more than {settings.EDITION_STUCK_MINUTES} minutes"
+    return report
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": check_database(), "broker": check_broker(), "beat": check_beat()}
+    checks["edition"] = check_edition() if checks["database"]["ok"] else {"ok": False, "error": "database unreachable"}
+    if not (checks["database"]["ok"] and checks["broker"]["ok"]):
+        status = "fail"
+    elif all(check["ok"] for check in checks.values()):
+        status = "ok"
+    else:
+        status = "degraded"
+    strict = request.GET.get("strict", "") not in ("", "0")
+    code = 503 if status == "fail" or (strict and status == "degraded") else 200
+    return JsonResponse({"status": status, "checks": checks}, status=code)
