@@ -113,17 +113,10 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    # Pages saved by older tools are often Windows-1252; charset-normalizer (a requests dependency) guesses better
-    # than assuming, and when it cannot decide, replacement characters beat losing the document.
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[:65536]).best()
-    if best is not None:
-        try:
-            return data.decode(best.encoding)
-        except (UnicodeDecodeError, LookupError):
-            pass
-    return data.decode("utf-8", errors="replace")
+    # Digest pages are English text; one that is not UTF-8 was saved by an older tool as Windows-1252 (what the
+    # HTML standard decodes "latin-1" as, too). Statistical guessers misjudge pages this short, so none is used;
+    # the five bytes Windows-1252 leaves undefined become replacement characters rather than losing the page.
+    return data.decode("cp1252", errors="replace")
 
 
 _MONTHS = {
