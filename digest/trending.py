@@ -79,9 +79,9 @@ def score_papers(
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
     start = as_of - timedelta(days=window_days - 1)
-    rows = Appearance.objects.filter(
-        listed_date__gte=start, listed_date__lte=as_of, paper__hidden=False
-    ).values_list("paper_id", "listed_date", "upvotes")
+    rows = Appearance.objects.filter(listed_date__gte=start, listed_date__lte=as_of, paper__hidden=False).values_list(
+        "paper_id", "listed_date", "upvotes"
+    )
 
     ages: dict[int, list[int]] = defaultdict(list)
     upvotes: dict[int, int] = {}
