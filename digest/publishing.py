@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date as Date
 
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 from digest.models import Edition
 
@@ -23,3 +24,21 @@ def public_editions() -> QuerySet[Edition]:
 
 def public_edition(*, day: Date, frequency: str) -> Edition | None:
     return Edition.objects.filter(status__in=PUBLIC_STATUSES, date=day, frequency=frequency).first()
+
+
+def sample_edition_publish(*, day: Date) -> Edition | None:
+    """On a fresh install, build and approve the edition for ``day`` so the archive has something to show.
+
+    Only while there is no edition at all: ``make run`` loads the sample on every start, and an operator's real
+    editions must never be approved behind the curator's back.
+    """
+    from digest.trending import edition_build
+
+    if Edition.objects.exists():
+        return None
+    edition = edition_build(date=day)
+    Edition.objects.filter(pk=edition.pk, status=Edition.Status.DRAFT).update(
+        status=Edition.Status.APPROVED, approved_at=timezone.now()
+    )
+    edition.refresh_from_db()
+    return edition
