@@ -2,7 +2,8 @@
 
 - ``database`` and ``broker`` are hard checks: without them the web cannot take sign-ups, so the answer is 503 and
   the load balancer takes this instance out.
-- ``beat`` (age of the last scheduler tick) and ``edition`` (the latest edition's status) are soft: a stale beat or
+- ``beat`` (age of the last scheduler tick), ``transactional_queue`` (age of the last heartbeat task a worker ran)
+  and ``edition`` (the latest edition's status) are soft: a stale beat or
   a stuck send does not make this web process unable to serve pages, so they turn the status to ``degraded`` with
   HTTP 200. A monitor that should page on them asks ``/healthz?strict=1``, which answers 503 on ``degraded`` too.
 """
@@ -72,6 +73,20 @@ def check_beat() -> dict[str, Any]:
     return {"ok": age <= settings.BEAT_STALE_SECONDS, "last_tick": tick.isoformat(), "age_seconds": round(age, 1)}
 
 
+def check_transactional_queue() -> dict[str, Any]:
+    """Age of the last heartbeat a worker ran: beat sends it through the queue confirmations use."""
+    from config.tasks import WORKER_HEARTBEAT_KEY
+
+    try:
+        value = cache.get(WORKER_HEARTBEAT_KEY)
+    except Exception as exc:
+        return {"ok": False, "error": f"cache unreachable: {type(exc).__name__}: {exc}"}
+    if value is None:
+        return {"ok": False, "error": "no heartbeat processed yet: is a worker consuming the transactional queue?"}
+    age = time.time() - float(value)
+    return {"ok": age <= settings.BEAT_STALE_SECONDS, "age_seconds": round(age, 1)}
+
+
 def check_edition() -> dict[str, Any]:
     from digest.models import Edition
 
@@ -98,7 +113,12 @@ def check_edition() -> dict[str, Any]:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": check_database(), "broker": check_broker(), "beat": check_beat()}
+    checks = {
+        "database": check_database(),
+        "broker": check_broker(),
+        "beat": check_beat(),
+        "transactional_queue": check_transactional_queue(),
+    }
     checks["edition"] = check_edition() if checks["database"]["ok"] else {"ok": False, "error": "database unreachable"}
     if not (checks["database"]["ok"] and checks["broker"]["ok"]):
         status = "fail"
