@@ -1,0 +1,300 @@
+"""Subscribers in admin: find and filter them, import and export CSV, unsubscribe or re-confirm in bulk; the
+suppression list; deliveries and tracking events (read-only: they are written by the sender and the webhooks).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+
+from digest.admin.audit import log_additions, log_changes
+from subscribers import csv_io
+from subscribers.curation import subscribers_resend_confirmation, subscribers_unsubscribe
+from subscribers.models import Delivery, Subscriber, Suppression, TrackingEvent
+from subscribers.services import email_hash, normalize_email, subscriber_delete, subscriber_suppress
+
+EXPORT_PERMISSION = "subscribers.export_subscriber"
+
+
+class KeywordFilter(admin.SimpleListFilter):
+    """Subscribers with a keyword containing the typed text (keywords are free text, so no fixed choices)."""
+
+    title = "keyword"
+    parameter_name = "keyword"
+    template = "admin/subscribers/input_filter.html"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return []
+
+    def has_output(self) -> bool:
+        return True
+
+    def choices(self, changelist: Any) -> list[dict[str, Any]]:
+        others = [(k, v) for k, v in changelist.get_filters_params().items() if k != self.parameter_name]
+        return [
+            {
+                "value": self.value() or "",
+                "parameter_name": self.parameter_name,
+                "other_params": [(k, v[-1] if isinstance(v, list) else v) for k, v in others],
+                "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            }
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> QuerySet[Subscriber]:
+        term = (self.value() or "").strip()
+        if not term:
+            return queryset
+        # Matched in the JSON text of the list, as that text is stored: PostgreSQL keeps non-ASCII characters as
+        # they are, SQLite as \\u escapes (Django's JSON encoder). Escaping quotes keeps the term inside one value.
+        encoded = json.dumps(term, ensure_ascii=connection.vendor != "postgresql")[1:-1]
+        return queryset.filter(keywords__icontains=encoded)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="UTF-8 CSV with a header row; only the email column is required.")
+    consent_source = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="Where these addresses were collected (kept as each row's consent source unless it says).",
+    )
+    consent_text = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What rows with a consent_at date agreed to, unless the row says. Rows without a consent date "
+        "arrive pending and get a confirmation email.",
+    )
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(admin.ModelAdmin):
+    list_display = ["email", "status", "frequency", "keyword_list", "created_at", "confirmed_at"]
+    list_filter = ["status", "frequency", KeywordFilter]
+    search_fields = ["email"]
+    list_per_page = 100
+    # Counting a million rows on every page load is the slow part of a large changelist.
+    show_full_result_count = False
+    actions = ["unsubscribe", "resend_confirmation", "export_csv"]
+    change_list_template = "admin/subscribers/subscriber/change_list.html"
+    fields = [
+        "email",
+        "status",
+        "frequency",
+        "keywords",
+        "time_zone",
+        "created_at",
+        "status_changed_at",
+        "confirmed_at",
+        "confirmation_sent_at",
+        "unsubscribed_at",
+        "unsubscribed_via",
+        "bounced_at",
+        "complained_at",
+        "consent_at",
+        "consent_source",
+        "consent_text",
+    ]
+    # Status moves only through the services (confirm, unsubscribe, suppress), which keep the timestamps right.
+    readonly_fields = [f for f in fields if f not in ("frequency", "keywords", "time_zone")]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A hand-typed subscriber would skip double opt-in; staff add people through the CSV import instead.
+        return False
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("subscribers.add_subscriber")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(EXPORT_PERMISSION)
+
+    def delete_model(self, request: HttpRequest, obj: Subscriber) -> None:
+        subscriber_delete(subscriber=obj)  # keeps the suppression hash, so the address is never mailed again
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        for subscriber in queryset:
+            subscriber_delete(subscriber=subscriber)
+
+    @admin.display(description="keywords")
+    def keyword_list(self, obj: Subscriber) -> str:
+        return ", ".join(obj.keywords or [])[:80]
+
+    @admin.action(description="Unsubscribe selected subscribers", permissions=["change"])
+    def unsubscribe(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        changed = subscribers_unsubscribe(queryset=queryset, via="admin")
+        log_changes(request, changed, "Unsubscribed by staff")
+        self.message_user(request, f"Unsubscribed {len(changed)} subscriber(s).", messages.SUCCESS)
+
+    @admin.action(description="Resend the confirmation email (pending only)", permissions=["change"])
+    def resend_confirmation(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        sent = subscribers_resend_confirmation(queryset=queryset)
+        log_changes(request, sent, "Confirmation email resent")
+        skipped = queryset.count() - len(sent)
+        note = f"; {skipped} skipped (not pending, or sent one within the hour)" if skipped else ""
+        self.message_user(request, f"Confirmation queued for {len(sent)} subscriber(s){note}.", messages.SUCCESS)
+
+    @admin.action(description="Export selected subscribers as CSV", permissions=["export"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> HttpResponse:
+        return self._export_response(queryset)
+
+    @staticmethod
+    def _export_response(queryset: QuerySet[Subscriber]) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(csv_io.export_rows(queryset=queryset), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="subscribers-{timezone.now():%Y%m%d-%H%M}.csv"'
+        return response
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path("import/", wrap(self.import_view), name="subscribers_subscriber_import"),
+            path("export/", wrap(self.export_view), name="subscribers_subscriber_export"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra = {
+            "has_import_permission": self.has_import_permission(request),
+            "has_export_permission": self.has_export_permission(request),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra)
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """Everything the changelist shows with its current search and filters, as CSV."""
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        return self._export_response(changelist.get_queryset(request))
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            stream = io.TextIOWrapper(upload.file, encoding="utf-8-sig", errors="strict", newline="")
+            try:
+                report = csv_io.import_subscribers(
+                    stream=stream,
+                    consent_source=form.cleaned_data["consent_source"] or f"import: {upload.name}",
+                    consent_text=form.cleaned_data["consent_text"],
+                )
+            except (csv_io.ImportFileError, UnicodeDecodeError) as exc:
+                form.add_error("file", f"Nothing imported: {exc}")
+            else:
+                log_additions(request, Subscriber.objects.filter(pk__in=report.created), "Imported from CSV")
+                self.message_user(request, report.summary(), messages.WARNING if report.errors else messages.SUCCESS)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import subscribers from CSV",
+            "form": form,
+            "report": report,
+            "columns": csv_io.IMPORT_COLUMNS,
+        }
+        return TemplateResponse(request, "admin/subscribers/subscriber/import.html", context)
+
+
+class SuppressionForm(forms.ModelForm):
+    """Staff add an address; only its hash is stored, like every other suppression."""
+
+    email = forms.CharField(max_length=254)
+
+    class Meta:
+        model = Suppression
+        fields = ["reason"]
+
+    def clean_email(self) -> str:
+        raw = self.cleaned_data["email"]
+        try:
+            return normalize_email(raw)
+        except ValidationError:
+            return raw.strip().lower()  # a malformed address can still be blocked
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ["email_hash", "reason", "created_at"]
+    list_filter = ["reason"]
+    search_fields = ["email_hash"]
+    form = SuppressionForm
+
+    def get_fields(self, request: HttpRequest, obj: Suppression | None = None) -> list[str]:
+        return ["email", "reason"] if obj is None else ["email_hash", "reason", "created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Suppression | None = None) -> list[str]:
+        return [] if obj is None else ["email_hash", "reason", "created_at"]
+
+    def get_form(self, request: HttpRequest, obj: Suppression | None = None, **kwargs: Any) -> type[forms.ModelForm]:
+        if obj is not None:
+            kwargs["form"] = forms.ModelForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Suppression], search_term: str
+    ) -> tuple[QuerySet[Suppression], bool]:
+        # Addresses are stored hashed: searching for one means hashing it.
+        if "@" in search_term:
+            try:
+                digest = email_hash(normalize_email(search_term))
+            except ValidationError:
+                digest = email_hash(search_term)
+            return queryset.filter(email_hash=digest), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def save_model(self, request: HttpRequest, obj: Suppression, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            return super().save_model(request, obj, form, change)
+        # Through the service, so a subscriber with that address is moved out of the list as well.
+        subscriber_suppress(email=form.cleaned_data["email"], reason=form.cleaned_data["reason"])
+        saved = Suppression.objects.get(email_hash=email_hash(form.cleaned_data["email"]))
+        obj.pk, obj.email_hash, obj.reason, obj.created_at = saved.pk, saved.email_hash, saved.reason, saved.created_at
+        return None
+
+    def has_change_permission(self, request: HttpRequest, obj: Suppression | None = None) -> bool:
+        return False  # a suppression is added or removed, never edited
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the sender and the webhooks: staff look, never edit."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["edition", "subscriber", "status", "attempts", "esp_message_id", "sent_at", "short_error"]
+    list_select_related = ["edition", "subscriber"]
+    list_filter = ["status", "edition"]
+    search_fields = ["subscriber__email", "esp_message_id"]
+    show_full_result_count = False
+
+    @admin.display(description="last error")
+    def short_error(self, obj: Delivery) -> str:
+        return obj.last_error[:120]
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_type", "recipient", "esp_message_id", "received_at"]
+    list_filter = ["event_type"]
+    search_fields = ["recipient", "esp_message_id", "event_id"]
+    show_full_result_count = False
+    date_hierarchy = "received_at"
