@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -147,8 +149,9 @@ ANYMAIL: dict[str, object] = dict(_email.anymail)
 # An explicit backend wins (tests use Anymail's test backend; operators may use SMTP).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", EMAIL_BACKEND)
 WEBHOOK_SECRET = env_str("WEBHOOK_SECRET", "")
-if WEBHOOK_SECRET:
-    ANYMAIL["WEBHOOK_SECRET"] = WEBHOOK_SECRET
+# Tracking webhooks take HTTP basic auth "user:password". Without a configured secret they refuse every request
+# (a random secret nobody knows) rather than trust anyone who finds the URL.
+ANYMAIL["WEBHOOK_SECRET"] = WEBHOOK_SECRET or f"unset:{secrets.token_urlsafe(24)}"
 ESP_RATE_LIMIT = env_float("ESP_RATE_LIMIT", 0.0, minimum=0.0)  # messages per second across workers; 0 = none
 
 # --- Newsletter --------------------------------------------------------------------------------------------
@@ -160,6 +163,31 @@ NEWSLETTER_APPROVAL_REQUIRED = env_bool("APPROVAL_REQUIRED", default=False)
 NEWSLETTER_SEND_CHUNK_SIZE = env_int("SEND_CHUNK_SIZE", 500, minimum=1, maximum=10_000)
 # At-least-once (True) re-sends a delivery whose fate is unknown after a crash; at-most-once (False) does not.
 NEWSLETTER_RESEND_AMBIGUOUS = env_bool("RESEND_AMBIGUOUS", default=True)
+# Sending (subscribers/sending.py). A beat tick runs every SEND_TICK_SECONDS; a subscriber is due from their local
+# SEND_HOUR for SEND_CATCHUP_HOURS (so a tick missed while beat was down is made up, but never in the evening).
+NEWSLETTER_TICK_SECONDS = env_int("SEND_TICK_SECONDS", 300, minimum=1, maximum=3600)
+NEWSLETTER_SEND_CATCHUP_HOURS = env_int("SEND_CATCHUP_HOURS", 3, minimum=1, maximum=24)
+NEWSLETTER_WEEKLY_WEEKDAY = env_int("WEEKLY_WEEKDAY", 0, minimum=0, maximum=6)  # Monday = 0
+# The sweep runs every SEND_SWEEP_SECONDS and treats a claim whose send journal has been silent for
+# SEND_STALL_SECONDS as dead. That must outlast the slowest single ESP call, or a live send would be re-sent.
+NEWSLETTER_SWEEP_SECONDS = env_int("SEND_SWEEP_SECONDS", 60, minimum=1, maximum=3600)
+NEWSLETTER_STALL_SECONDS = env_int("SEND_STALL_SECONDS", 120, minimum=2)
+ESP_TIMEOUT = env_float("ESP_TIMEOUT", 20.0, minimum=0.5)  # seconds, for connecting and for each read
+if NEWSLETTER_STALL_SECONDS <= 2 * ESP_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"SEND_STALL_SECONDS={NEWSLETTER_STALL_SECONDS} must exceed twice ESP_TIMEOUT={ESP_TIMEOUT:g} (connect + read)."
+    )
+NEWSLETTER_SEND_MAX_RETRIES = env_int("SEND_MAX_RETRIES", 8, minimum=0, maximum=50)
+NEWSLETTER_SEND_RETRY_BACKOFF = env_float("SEND_RETRY_BACKOFF", 10.0, minimum=0.0)  # seconds, doubled per retry
+ANYMAIL["REQUESTS_TIMEOUT"] = (ESP_TIMEOUT, ESP_TIMEOUT)
+if isinstance(ANYMAIL.get("AMAZON_SES_CLIENT_PARAMS"), dict):
+    # The sender owns the retry policy (backoff with jitter, the ambiguous window): boto's own silent retries
+    # would re-send a message whose answer was merely slow.
+    ANYMAIL["AMAZON_SES_CLIENT_PARAMS"]["config"] = {  # type: ignore[index]
+        "connect_timeout": ESP_TIMEOUT,
+        "read_timeout": ESP_TIMEOUT,
+        "retries": {"total_max_attempts": 1},
+    }
 INGEST_FETCH_TIMEOUT = env_float("INGEST_FETCH_TIMEOUT", 20.0, minimum=0.1)
 INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 
@@ -234,6 +262,14 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "ops-heartbeat": {"task": "config.tasks.heartbeat", "schedule": float(BEAT_HEARTBEAT_SECONDS)},
+    "newsletter-tick": {
+        "task": "subscribers.tasks.sending.newsletter_tick",
+        "schedule": timedelta(seconds=NEWSLETTER_TICK_SECONDS),
+    },
+    "deliveries-sweep": {
+        "task": "subscribers.tasks.sending.sweep_deliveries",
+        "schedule": timedelta(seconds=NEWSLETTER_SWEEP_SECONDS),
+    },
     "poll-sources": {
         "task": "digest.tasks.poll_sources",
         "schedule": crontab(minute=f"*/{env_int('POLL_EVERY_MINUTES', 30, minimum=1, maximum=59)}"),
