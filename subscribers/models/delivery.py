@@ -26,7 +26,13 @@ class Delivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a chunk task was last enqueued for this row: the sweep re-enqueues rows whose task seems lost.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # Which chunk run holds the row while it is "sending"; its send journal lives under this token in the cache.
+    claim_token = models.CharField(max_length=32, blank=True, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Set once the row was found "ambiguous" after a crash; kept when it is later re-sent, so it can be counted.
+    ambiguous_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

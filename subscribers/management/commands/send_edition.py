@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from digest.models import Edition, Frequency
+from subscribers import sending
+from subscribers.tasks.sending import enqueue_batches
+
+
+class Command(BaseCommand):
+    help = (
+        "Send an edition to every active subscriber who has not had it, now (ignoring send hour and time zones). "
+        "In this process with a progress bar by default; --enqueue hands the chunks to the Celery workers. "
+        "Idempotent: a re-run sends only what is still unsent."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD; default: today (UTC).")
+        parser.add_argument("--frequency", choices=Frequency.values, default=Frequency.DAILY)
+        parser.add_argument("--dry-run", action="store_true", help="Say who would get it; send nothing.")
+        parser.add_argument("--enqueue", action="store_true", help="Fan out to the Celery workers instead.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        day = options["date"] or timezone.now().date()
+        edition = Edition.objects.filter(date=day, frequency=options["frequency"]).first()
+        if edition is None:
+            raise CommandError(f"No {options['frequency']} edition for {day}: run build_edition first.")
+        if edition.status in sending.STOPPED_EDITIONS:
+            raise CommandError(f"{edition} is {edition.status}: set it back to draft or approve it first.")
+        plan = sending.edition_send_plan(edition=edition)
+        if plan.approval_pending:
+            self.stdout.write(
+                self.style.WARNING(f"{edition} is {edition.status}, not approved: sending anyway, as asked by name.")
+            )
+        self.stdout.write(f"{edition}: {plan.new_recipients} new recipients, {plan.waiting} waiting from before.")
+        if options["dry_run"]:
+            self.stdout.write("Dry run: nothing sent.")
+            return
+        now = timezone.now()
+        if options["enqueue"]:
+            with transaction.atomic():
+                batch = sending.edition_send_prepare(edition=edition, now=now)
+                chunks = enqueue_batches([batch])
+            self.stdout.write(f"Enqueued {chunks} chunks ({batch.size} subscribers) for the workers.")
+            return
+        with tqdm(total=plan.new_recipients + plan.waiting, unit="email", file=sys.stderr) as bar:
+            total = sending.edition_send_now(edition=edition, now=now, on_chunk=lambda result, size: bar.update(size))
+        self.stdout.write(
+            f"Sent {total.sent}, skipped {total.skipped} (no longer active), failed {total.failed}, "
+            f"ambiguous {total.ambiguous}."
+        )
+        if total.retry:
+            raise CommandError(f"Some chunks are still unsent after retries ({total.error}); run the command again.")
