@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# caniemail (email-client support data) for the email checks in the suite.
+node_modules/.package-lock.json: package-lock.json
+	npm ci --silent --no-audit --no-fund
+
 # Web on 127.0.0.1:$(PORT), a Celery worker and beat, SQLite and a file broker under var/, mail in var/outbox/.
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -34,11 +38,11 @@ lint: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 # Uses PostgreSQL and Redis on 127.0.0.1 when they answer (and DATABASE_URL / REDIS_URL are not set).
-test: install browser lint
+test: install node_modules/.package-lock.json browser lint
 	. .ci/test-env && $(BIN)/pytest
 
 bench: install
 	. .ci/test-env && $(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) var staticfiles node_modules
