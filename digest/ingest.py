@@ -16,14 +16,15 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, DateField, F, Max, Min, Q, Value
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from digest.models import Appearance, DigestDocument, Paper, Source
@@ -33,20 +34,8 @@ from digest.parsers import ParsedDocument, ParsedPaper, ParseError, parse
 logger = logging.getLogger(__name__)
 
 _UPSERT_ATTEMPTS = 3
-_PAPER_UPDATE_FIELDS = [
-    "arxiv_id",
-    "title",
-    "title_key",
-    "abstract",
-    "authors",
-    "links",
-    "published",
-    "upvotes",
-    "first_seen",
-    "last_seen",
-    "appearance_count",
-    "updated_at",
-]
+# Bibliographic fields a new listing may change; counts and dates are updated in SQL for every matched paper.
+_TEXT_FIELDS = ("arxiv_id", "title", "title_key", "abstract", "authors", "links", "published")
 
 
 class IngestStatus(StrEnum):
@@ -276,8 +265,8 @@ def _upsert(document: DigestDocument, parsed: ParsedDocument, *, today: date) ->
     for paper in existing:
         by_key.setdefault(paper.title_key, []).append(paper)
 
-    now = timezone.now()
     new_papers: list[Paper] = []
+    before: dict[int, dict[str, object]] = {}  # id() of a matched paper -> its fields as read
     matched: list[Paper] = []
     placed: list[tuple[Paper, int, ParsedPaper]] = []
     taken: set[int] = set()  # id() of papers already on this page: the first position wins
@@ -296,10 +285,11 @@ def _upsert(document: DigestDocument, parsed: ParsedDocument, *, today: date) ->
             if item.arxiv_id:
                 by_id[item.arxiv_id] = paper
         else:
+            before[id(paper)] = _state(paper)
             if item.arxiv_id and not paper.arxiv_id:
                 paper.arxiv_id = item.arxiv_id  # first seen without an id: the same paper gains it
                 by_id[item.arxiv_id] = paper
-            _refresh(paper, item, key, seen_on=seen_on, now=now)
+            _refresh(paper, item, key, seen_on=seen_on)
             matched.append(paper)
         taken.add(id(paper))
         placed.append((paper, position, item))
@@ -307,7 +297,7 @@ def _upsert(document: DigestDocument, parsed: ParsedDocument, *, today: date) ->
     if new_papers:
         Paper.objects.bulk_create(new_papers)
     if matched:
-        Paper.objects.bulk_update(matched, _PAPER_UPDATE_FIELDS)
+        _save_matched(matched, before, seen_on=seen_on)
     Appearance.objects.bulk_create(
         [
             Appearance(paper=paper, document=document, listed_date=seen_on, position=position, upvotes=item.upvotes)
@@ -342,8 +332,8 @@ def _new_paper(item: ParsedPaper, key: str, *, seen_on: date) -> Paper:
     )
 
 
-def _refresh(paper: Paper, item: ParsedPaper, key: str, *, seen_on: date, now: datetime) -> None:
-    """Bring a known paper up to date from a new listing, leaving the curator's choices alone."""
+def _refresh(paper: Paper, item: ParsedPaper, key: str, *, seen_on: date) -> None:
+    """Bring a known paper's text and upvotes up to date from a new listing, leaving the curator's choices alone."""
     if not paper.title_edited and item.title:
         paper.title = item.title
         paper.title_key = key
@@ -358,10 +348,36 @@ def _refresh(paper: Paper, item: ParsedPaper, key: str, *, seen_on: date, now: d
     # Upvotes only grow stale: an older page ingested late must not roll the count back.
     if item.upvotes is not None and (paper.last_seen is None or seen_on >= paper.last_seen):
         paper.upvotes = item.upvotes
-    paper.first_seen = min(paper.first_seen or seen_on, seen_on)
-    paper.last_seen = max(paper.last_seen or seen_on, seen_on)
-    paper.appearance_count += 1
-    paper.updated_at = now
+
+
+def _state(paper: Paper) -> dict[str, object]:
+    return {name: getattr(paper, name) for name in (*_TEXT_FIELDS, "upvotes")}
+
+
+def _save_matched(matched: list[Paper], before: dict[int, dict[str, object]], *, seen_on: date) -> None:
+    """Counts and dates for every matched paper in one UPDATE; text and upvotes only where they changed.
+
+    A per-row CASE over every field (what bulk_update does) costs more to build than the whole rest of the ingest;
+    most listings only move the counts, which the same SQL expression updates for all rows.
+    """
+    day = Value(seen_on, output_field=DateField())
+    Paper.objects.filter(pk__in=[paper.pk for paper in matched]).update(
+        appearance_count=F("appearance_count") + 1,
+        first_seen=Least(Coalesce("first_seen", day), day),
+        last_seen=Greatest(Coalesce("last_seen", day), day),
+        updated_at=timezone.now(),
+    )
+    changed: dict[str, list[Paper]] = {}
+    for paper in matched:
+        old = before[id(paper)]
+        for name, value in _state(paper).items():
+            if value != old[name]:
+                changed.setdefault(name, []).append(paper)
+    if "upvotes" in changed:
+        Paper.objects.bulk_update(changed.pop("upvotes"), ["upvotes"])
+    if changed:
+        rows = {id(paper): paper for papers in changed.values() for paper in papers}
+        Paper.objects.bulk_update(list(rows.values()), sorted(changed))
 
 
 def _detach(document: DigestDocument) -> list[int]:
