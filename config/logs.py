@@ -73,7 +73,16 @@ def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "filters": {"celery_task": {"()": "config.logs.CeleryTaskFilter"}},
         "formatters": {"main": formatter},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "main", "filters": ["celery_task"]}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                # The process's real stderr: Celery swaps sys.stderr for a proxy that logs, and a handler created
+                # after that (beat sets Django up late) would write into the proxy and lose every line.
+                "stream": "ext://sys.__stderr__",
+                "formatter": "main",
+                "filters": ["celery_task"],
+            }
+        },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {"django.db.backends": {"level": "WARNING"}},
     }
