@@ -64,6 +64,16 @@ def ses(moto_ses: MotoSES, settings) -> MotoSES:
     return moto_ses
 
 
+def _celery_args(args: tuple[str, ...]) -> list[str]:
+    extra: list[str] = []
+    # The harness waits for the worker's "ready." line, which Celery only logs at INFO.
+    if not any(a.startswith(("-l", "--loglevel")) for a in args):
+        extra.append("--loglevel=INFO")
+    if args[0] == "worker":
+        extra += ["--without-mingle", "--without-gossip"]
+    return [*args, *extra]
+
+
 @pytest.fixture
 def celery_process(transactional_db: None, redis_url: str, tmp_path: Path) -> Iterator[Callable[..., CeleryProcess]]:
     """Start real ``celery worker``/``celery beat`` subprocesses on this test's database and Redis.
@@ -81,7 +91,7 @@ def celery_process(transactional_db: None, redis_url: str, tmp_path: Path) -> It
         extra = {"VAR_DIR": str(tmp_path / "var")}
         extra.update(env or {})
         proc = CeleryProcess(
-            args=list(args) if args[0] != "worker" else [*args, "--without-mingle", "--without-gossip"],
+            args=_celery_args(args),
             env=subprocess_env(database_url=database_url, redis_url=redis_url, extra=extra),
             log_path=tmp_path / f"{name}.log",
         )
