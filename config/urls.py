@@ -4,8 +4,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.health import healthz
+from digest.dashboard import dashboard
 
 urlpatterns = [
+    path("admin/dashboard/", admin.site.admin_view(dashboard), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     # No trailing slash and exempt from the HTTPS redirect: what load balancers probe by default.
     path("healthz", healthz, name="healthz"),
