@@ -4,8 +4,6 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
-export PORT
-export SITE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: install run test lint bench browser clean
 
@@ -25,7 +23,9 @@ node_modules/.package-lock.json: package-lock.json
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_sample
-	PATH="$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev -p $(PORT) start
+	# honcho numbers ports per process; SITE_URL pins the one the web process really uses for links in emails.
+	PORT=$(PORT) SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" PATH="$(BIN):$$PATH" \
+		$(BIN)/honcho -f Procfile.dev -p $(PORT) start
 
 # Headless Chromium for the page tests (Debian's build; Playwright's own download is not used).
 browser:

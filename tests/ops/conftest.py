@@ -19,7 +19,17 @@ PRODUCTION_ENV = {
 }
 
 # Variables that could leak from the developer's or CI's shell into a "production" subprocess.
-_SCRUB = ("DJANGO_SETTINGS_MODULE", "EMAIL_BACKEND", "ESP", "DEBUG", "SECRET_KEY", "SITE_URL", "ALLOWED_HOSTS")
+_SCRUB = (
+    "DJANGO_SETTINGS_MODULE",
+    "EMAIL_BACKEND",
+    "ESP",
+    "DEBUG",
+    "SECRET_KEY",
+    "SITE_URL",
+    "ALLOWED_HOSTS",
+    # Set by the browser tests for Playwright's event loop; a production process must never inherit it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+)
 
 
 def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:

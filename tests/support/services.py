@@ -208,7 +208,8 @@ class CeleryProcess:
 
 
 def subprocess_env(*, database_url: str, redis_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("EMAIL_BACKEND", "DJANGO_SETTINGS_MODULE")}
+    scrub = ("EMAIL_BACKEND", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in scrub}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
