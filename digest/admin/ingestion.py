@@ -30,7 +30,10 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(help_text="One or more digest pages: text, HTML, daily-papers JSON, RSS or Atom.")
+    # An empty file is not a form error: ingestion stores it as a failed document with its reason, like the command.
+    files = MultipleFileField(
+        allow_empty_file=True, help_text="One or more digest pages: text, HTML, daily-papers JSON, RSS or Atom."
+    )
     format = forms.ChoiceField(choices=DocumentFormat.choices, initial=DocumentFormat.AUTO)
     listed_date = forms.DateField(
         required=False,
