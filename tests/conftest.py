@@ -90,6 +90,8 @@ def celery_process(transactional_db: None, redis_url: str, tmp_path: Path) -> It
         name = f"celery-{args[0]}-{len(started)}"
         extra = {"VAR_DIR": str(tmp_path / "var")}
         extra.update(env or {})
+        # Beat keeps its schedule file there; with Redis as broker nothing else would create the folder.
+        Path(extra["VAR_DIR"]).mkdir(parents=True, exist_ok=True)
         proc = CeleryProcess(
             args=_celery_args(args),
             env=subprocess_env(database_url=database_url, redis_url=redis_url, extra=extra),
