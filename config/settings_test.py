@@ -32,3 +32,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"{_test_db_name or 'test'}.sqlite3")}  # noqa: F405
 elif _test_db_name:
     DATABASES["default"]["TEST"] = {"NAME": _test_db_name}  # noqa: F405
+
+# WhiteNoise warns on every request when STATIC_ROOT is missing; tests never collect static files.
+STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405

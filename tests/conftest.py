@@ -16,6 +16,10 @@ from tests.support.services import (
     unavailable,
 )
 
+# Playwright fixtures (browser, page, axe_check, ...) live in one plugin so every app's page tests share one
+# Chromium: two sync Playwright instances cannot run in one thread.
+pytest_plugins = ["tests.support.browser"]
+
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:

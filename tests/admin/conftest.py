@@ -68,12 +68,11 @@ def curator_client(curator: User) -> Client:
     return client
 
 
-# The session-wide headless Chromium of the page tests (tests/browser/conftest.py), shared rather than launched twice.
-from tests.browser.conftest import browser  # noqa: E402, F401
+# The session-wide headless Chromium comes from the tests.support.browser plugin, shared rather than launched twice.
 
 
 @pytest.fixture
-def admin_page(browser, live_server, settings):  # noqa: F811
+def admin_page(browser, live_server, settings):
     """A desktop-sized page whose relative URLs go to the live server."""
     settings.SITE_URL = live_server.url
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 1000})

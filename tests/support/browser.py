@@ -1,4 +1,4 @@
-"""Playwright fixtures for page tests in headless Chromium, reusable by every app's browser tests.
+"""Playwright fixtures for page tests in headless Chromium, shared by every app's browser tests (a pytest plugin).
 
 - ``browser``: one headless Chromium per session (Debian's ``/usr/bin/chromium``; Playwright's own download is
   never used). Skips locally, fails under CI, when Chromium or Playwright is missing.
