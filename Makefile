@@ -20,12 +20,12 @@ node_modules/.package-lock.json: package-lock.json
 	npm ci --silent --no-audit --no-fund
 
 # Web on 127.0.0.1:$(PORT), a Celery worker and beat, SQLite and a file broker under var/, mail in var/outbox/.
+# honcho numbers ports per process; SITE_URL pins the one the web process really uses for links in emails.
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_sample
-	# honcho numbers ports per process; SITE_URL pins the one the web process really uses for links in emails.
-	PORT=$(PORT) SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" PATH="$(BIN):$$PATH" \
-		$(BIN)/honcho -f Procfile.dev -p $(PORT) start
+	SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" PATH="$(BIN):$$PATH" \
+		$(BIN)/honcho -f Procfile.dev start --port $(PORT)
 
 # Headless Chromium for the page tests (Debian's build; Playwright's own download is not used).
 browser:
