@@ -25,7 +25,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_sample
 	SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" PATH="$(BIN):$$PATH" \
-		$(BIN)/honcho -f Procfile.dev start --port $(PORT)
+		$(BIN)/python -m config.devrun -f Procfile.dev start --port $(PORT)
 
 # Headless Chromium for the page tests (Debian's build; Playwright's own download is not used).
 browser:
