@@ -20,6 +20,7 @@ well), every unsettled row of that claim is ambiguous: the safe reading, never a
 from __future__ import annotations
 
 import logging
+import random
 import time
 import uuid
 from collections import OrderedDict
@@ -32,7 +33,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailInvalidAddress, AnymailRecipientsRefused
-from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import get_connection
@@ -80,14 +80,8 @@ def claimable_statuses() -> tuple[str, ...]:
 
 def retry_backoff(retries: int) -> float:
     """Exponential backoff with full jitter, so chunks throttled together do not come back together."""
-    return float(
-        get_exponential_backoff_interval(
-            factor=max(settings.NEWSLETTER_SEND_RETRY_BACKOFF, 0.001),
-            retries=retries,
-            maximum=BACKOFF_CAP_SECONDS,
-            full_jitter=True,
-        )
-    )
+    ceiling = min(BACKOFF_CAP_SECONDS, settings.NEWSLETTER_SEND_RETRY_BACKOFF * 2**retries)
+    return random.uniform(0, ceiling)
 
 
 def chunked(ids: Sequence[int], size: int | None = None) -> list[list[int]]:

@@ -409,3 +409,11 @@ def test_send_edition_refuses_a_held_edition(db) -> None:
     make_edition(date=TODAY, status=Edition.Status.HELD)
     with pytest.raises(CommandError, match="held"):
         call_command("send_edition", "--date", TODAY.isoformat())
+
+
+def test_retry_backoff_grows_exponentially_with_full_jitter(settings) -> None:
+    settings.NEWSLETTER_SEND_RETRY_BACKOFF = 0.5
+    samples = [sending.retry_backoff(3) for _ in range(200)]
+    assert all(0 <= value <= 4.0 for value in samples)
+    assert len({round(value, 3) for value in samples}) > 100  # jittered, not lock-step
+    assert max(sending.retry_backoff(30) for _ in range(50)) <= sending.BACKOFF_CAP_SECONDS
