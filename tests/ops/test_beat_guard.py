@@ -87,3 +87,35 @@ def test_without_the_guard_two_beats_do_double_schedule(
         time.sleep(0.2)
     both_running = count_over(broker, WINDOW)
     assert both_running >= 1.6 * WINDOW, f"only {both_running} heartbeats in {WINDOW}s from two unguarded beats"
+
+
+def test_a_standby_keeps_in_step_with_the_leader_so_a_takeover_repeats_nothing(
+    redis_url: str, tmp_path: Path, settings
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from celery import Celery
+
+    from config.beat import GuardedScheduler
+    from config.health import record_beat_tick
+
+    settings.BEAT_LOCK_KEY = f"test-beat-lock:{uuid.uuid4().hex}"
+    scratch = Celery("guard-follow", set_as_current=False)
+    scratch.conf.beat_schedule = {"hourly": {"task": "ops.test.hourly", "schedule": timedelta(hours=1)}}
+    leader = GuardedScheduler(app=scratch, schedule_filename=str(tmp_path / "leader"))
+    standby = GuardedScheduler(app=scratch, schedule_filename=str(tmp_path / "standby"))
+    try:
+        assert leader._lead() and not standby._lead()
+        entry = standby.schedule["hourly"]
+        # Left alone, the standby's entry would be overdue on takeover and fire a second time.
+        entry.last_run_at = datetime.now(UTC) - timedelta(hours=2)
+        assert entry.is_due().is_due
+        # The leader ran it a minute ago and recorded that tick; the standby's next tick follows it.
+        record_beat_tick(datetime.now(UTC) - timedelta(minutes=1))
+        assert standby.tick() == standby.max_interval
+        assert not standby.schedule["hourly"].is_due().is_due
+
+        leader.close()  # a clean stop hands the lock over at once
+        assert standby._lead()
+    finally:
+        standby.close()
