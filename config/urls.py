@@ -11,6 +11,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # No trailing slash and exempt from the HTTPS redirect: what load balancers probe by default.
     path("healthz", healthz, name="healthz"),
+    # ESP tracking webhooks (delivered, bounced, complained, ...), behind HTTP basic auth with WEBHOOK_SECRET.
+    path("anymail/", include("anymail.urls")),
     path("", include("subscribers.urls")),
     path("", include("digest.urls")),
 ]

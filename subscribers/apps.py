@@ -6,3 +6,7 @@ from django.apps import AppConfig
 class SubscribersConfig(AppConfig):
     name = "subscribers"
     verbose_name = "Subscribers and deliveries"
+
+    def ready(self) -> None:
+        # Connects the Anymail tracking receiver.
+        from subscribers import webhooks  # noqa: F401
