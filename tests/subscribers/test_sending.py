@@ -224,10 +224,7 @@ def test_sweep_settles_a_dead_claim_from_its_journal(edition: Edition, settings)
     journal.mark(inflight=rows[0].pk)
     journal.mark(inflight=rows[1].pk, sent=(rows[0].pk, "ses-id-0"))
     # The worker died in the ESP call for rows[1], 5 minutes ago.
-    journal_value = [rows[1].pk, time.time() - 300]
-    from django.core.cache import cache
-
-    cache.set(journal.inflight_key, journal_value)
+    journal.mark(inflight=rows[1].pk, at=time.time() - 300)
 
     result = sending.deliveries_sweep(now=NOON)
 
