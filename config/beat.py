@@ -55,13 +55,20 @@ class GuardedScheduler(PersistentScheduler):
             if not self.announced_standby:
                 logger.info("beat: standing by; another beat holds the lock %s", self.lock.name)
                 self.announced_standby = True
-            leader_tick = last_beat_tick()
+            try:
+                leader_tick = last_beat_tick()
+            except Exception as exc:  # the cache is Redis too: try again next tick rather than die
+                logger.warning("beat: cannot read the leader's last tick: %s", exc)
+                leader_tick = None
             if leader_tick is not None:
                 self._follow(leader_tick)
             return self.max_interval
         interval = super().tick(*args, **kwargs)
-        # The start time, not the end: everything due up to it has been sent by now.
-        record_beat_tick(started)
+        try:
+            # The start time, not the end: everything due up to it has been sent by now.
+            record_beat_tick(started)
+        except Exception as exc:
+            logger.warning("beat: cannot record the tick for /healthz and the standby: %s", exc)
         return min(interval, self.max_interval)
 
     def _lead(self) -> bool:
