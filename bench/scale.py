@@ -7,7 +7,8 @@ It makes its own database (``bench_scale`` on DATABASE_URL's server, dropped at 
 fills it with subscribers, and for each worker count starts that many ``celery worker --pool solo`` processes on
 the ``sending`` queue (one process each, as separate hosts would run them), builds a new approved edition, and
 times the whole send as production does it: fan-out (one Delivery row per subscriber, chunks enqueued) until the
-edition is marked sent. It then checks that every subscriber has exactly one sent delivery.
+edition is marked sent. It then checks that every subscriber has exactly one sent delivery. An untimed warm-up
+pass comes first (``--no-warmup`` skips it for a huge run).
 
 ``--esp null`` (default) hands each message to ``bench/null_esp.py``, which serialises the full MIME message (what
 SES's SendRawEmail or SMTP is given) and drops it; ``--esp test`` builds the payload as Anymail's test backend does,
@@ -220,6 +221,7 @@ def main() -> None:
     parser.add_argument("--esp", choices=("null", "test", "moto"), default="null")
     parser.add_argument("--chunk", type=int, default=500, help="subscribers per chunk task (SEND_CHUNK_SIZE)")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the untimed first pass (for huge runs)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
 
@@ -269,7 +271,15 @@ def main() -> None:
         make_papers(today)
 
         runs: list[Run] = []
-        for index, workers in enumerate(counts):
+        offset = 0
+        if not args.no_warmup:
+            # The first send into empty tables (no planner statistics, cold caches) is slower than any later one;
+            # without this pass the first worker count measured would look worse than it is.
+            edition = new_edition(today)
+            warm = send_once(edition, workers=max(counts), env=worker_env, log_dir=tmp, subscribers=args.subscribers)
+            print(f"warm-up pass: {warm.rate:,.0f} emails/s (not counted)", flush=True)
+            offset = 1
+        for index, workers in enumerate(counts, start=offset):
             edition = new_edition(today - timedelta(days=index))
             run = send_once(edition, workers=workers, env=worker_env, log_dir=tmp, subscribers=args.subscribers)
             runs.append(run)
