@@ -57,9 +57,26 @@ def check_broker(timeout: float = 2.0) -> dict[str, Any]:
         ) as conn:
             # One attempt: a load balancer's probe must answer within its own timeout, not retry for a minute.
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+            backlog = queue_backlog(conn) if url.startswith(("redis://", "rediss://")) else None
     except Exception as exc:
         return {"ok": False, "transport": url.split(":", 1)[0], "error": f"{type(exc).__name__}: {exc}"}
-    return {"ok": True, "transport": url.split(":", 1)[0], "ms": round((time.monotonic() - started) * 1000, 1)}
+    report: dict[str, Any] = {
+        "ok": True,
+        "transport": url.split(":", 1)[0],
+        "ms": round((time.monotonic() - started) * 1000, 1),
+    }
+    if backlog is not None:
+        report["queued"] = backlog
+    return report
+
+
+def queue_backlog(conn: Any) -> dict[str, int]:
+    """Messages waiting per queue (Redis keeps each queue as a list): a growing ``sending`` count means more
+    sending workers, a non-zero ``transactional`` one that confirmations are waiting."""
+    from config.routing import QUEUES
+
+    client = conn.default_channel.client
+    return {queue.name: int(client.llen(queue.name)) for queue in QUEUES}
 
 
 def check_beat() -> dict[str, Any]:

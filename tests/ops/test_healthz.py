@@ -31,9 +31,25 @@ def test_all_good(client: Client, fresh: None, postgres: None) -> None:
     assert body["status"] == "ok", body
     assert body["checks"]["database"]["vendor"] == "postgresql"
     assert body["checks"]["broker"]["transport"] == "redis"
+    assert set(body["checks"]["broker"]["queued"]) == {"transactional", "sending", "ingestion"}
     assert body["checks"]["beat"]["age_seconds"] < 5
     assert body["checks"]["edition"] == {"ok": True, "edition": None}
     assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_queue_backlog_is_reported(client: Client, fresh: None, redis_url: str) -> None:
+    import redis
+
+    from config.celery import app
+
+    broker = redis.Redis.from_url(app.conf.broker_url)
+    broker.delete("sending")
+    try:
+        for _ in range(3):
+            app.send_task("subscribers.tasks.sending.send_chunk", args=[0, []])
+        assert client.get("/healthz").json()["checks"]["broker"]["queued"]["sending"] == 3
+    finally:
+        broker.delete("sending")
 
 
 def test_broker_down_takes_the_instance_out(client: Client, fresh: None, settings) -> None:
