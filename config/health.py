@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -127,16 +128,26 @@ def check_edition() -> dict[str, Any]:
     return report
 
 
+def _safely(check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    # A probe must answer with what is wrong, never with a 500 (e.g. a database reachable but not migrated).
+    try:
+        return check()
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {
-        "database": check_database(),
-        "broker": check_broker(),
-        "beat": check_beat(),
-        "transactional_queue": check_transactional_queue(),
+        "database": _safely(check_database),
+        "broker": _safely(check_broker),
+        "beat": _safely(check_beat),
+        "transactional_queue": _safely(check_transactional_queue),
     }
-    checks["edition"] = check_edition() if checks["database"]["ok"] else {"ok": False, "error": "database unreachable"}
+    checks["edition"] = (
+        _safely(check_edition) if checks["database"]["ok"] else {"ok": False, "error": "database unreachable"}
+    )
     if not (checks["database"]["ok"] and checks["broker"]["ok"]):
         status = "fail"
     elif all(check["ok"] for check in checks.values()):

@@ -6,12 +6,15 @@ code base, so one log query finds every line about a send:
 - ``edition_id``, ``subscriber_id``, ``delivery_id``, ``esp_message_id``, ``chunk`` (sending);
 - ``source_id``, ``document_id`` (ingestion).
 
-Inside a Celery task every line also carries ``task_id`` and ``task_name``, added by ``CeleryTaskFilter``.
+Inside a Celery task every line also carries ``task_id`` and ``task_name``, added by ``CeleryTaskFilter``; gunicorn's
+access lines carry ``http_method``, ``http_path``, ``http_status``, ``duration_ms`` and the like (``config/gunicorn.py``
+routes gunicorn's logging here).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
@@ -43,6 +46,31 @@ class CeleryTaskFilter(logging.Filter):
         return True
 
 
+class HttpAccessFilter(logging.Filter):
+    """Turns gunicorn's access-log atoms into fields, so a JSON line can be queried by status, path or duration."""
+
+    FIELDS = {
+        "remote_addr": "h",
+        "http_method": "m",
+        "http_path": "U",
+        "http_query": "q",
+        "http_status": "s",
+        "response_bytes": "B",
+        "user_agent": "a",
+    }
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        atoms = record.args
+        if record.name == "gunicorn.access" and isinstance(atoms, Mapping):
+            for field, atom in self.FIELDS.items():
+                setattr(record, field, atoms.get(atom))
+            if str(record.http_status).isdigit():
+                record.http_status = int(record.http_status)
+            # "D" is the request time in microseconds.
+            record.duration_ms = round(int(atoms.get("D") or 0) / 1000, 1)
+        return True
+
+
 class PlainFormatter(logging.Formatter):
     """The classic one-line format, followed by whichever context fields the record carries."""
 
@@ -71,7 +99,10 @@ def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"celery_task": {"()": "config.logs.CeleryTaskFilter"}},
+        "filters": {
+            "celery_task": {"()": "config.logs.CeleryTaskFilter"},
+            "http_access": {"()": "config.logs.HttpAccessFilter"},
+        },
         "formatters": {"main": formatter},
         "handlers": {
             "console": {
@@ -80,7 +111,7 @@ def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
                 # after that (beat sets Django up late) would write into the proxy and lose every line.
                 "stream": "ext://sys.__stderr__",
                 "formatter": "main",
-                "filters": ["celery_task"],
+                "filters": ["celery_task", "http_access"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

@@ -23,7 +23,7 @@ def test_procfile_has_a_worker_per_queue_and_one_beat() -> None:
     assert sorted(consumed) == sorted(QUEUE_NAMES)  # each queue once, no queue left without a worker
     assert sum(" beat" in cmd for cmd in processes.values()) == 1
     assert "--prefetch-multiplier 1" in processes["sending"]
-    assert processes["web"].startswith("gunicorn config.wsgi:application")
+    assert processes["web"].startswith("gunicorn -c python:config.gunicorn config.wsgi:application")
 
 
 def test_systemd_units_cover_web_workers_and_beat() -> None:

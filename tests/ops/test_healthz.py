@@ -103,3 +103,19 @@ def test_healthz_is_exempt_from_the_https_redirect(client: Client, fresh: None, 
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/healthz").status_code == 200
     assert client.get("/editions/").status_code == 301
+
+
+def test_a_check_that_crashes_is_reported_not_a_500(client: Client, fresh: None, monkeypatch) -> None:
+    from django.db import DatabaseError
+
+    def unmigrated() -> None:
+        raise DatabaseError('relation "digest_edition" does not exist')
+
+    monkeypatch.setattr("config.health.check_edition", unmigrated)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["edition"] == {
+        "ok": False,
+        "error": 'DatabaseError: relation "digest_edition" does not exist',
+    }
+    assert response.json()["status"] == "degraded"

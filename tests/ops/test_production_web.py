@@ -47,18 +47,20 @@ def gunicorn(postgres: None, redis_url: str, tmp_path: Path) -> Iterator[str]:
     collected = manage("collectstatic", "--noinput", env=env, timeout=300)
     assert collected.returncode == 0, collected.stderr
     port = free_port()
+    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115
     run_env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "EMAIL_BACKEND")}
     run_env.update(env)
     run_env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"),
+            *(sys.executable, "-m", "gunicorn", "-c", "python:config.gunicorn", "config.wsgi:application"),
+            *("--bind", f"127.0.0.1:{port}"),
             *("--workers", "1", "--forwarded-allow-ips", "127.0.0.1"),
         ],
         cwd=ROOT,
         env=run_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(port, timeout=60)
@@ -66,11 +68,12 @@ def gunicorn(postgres: None, redis_url: str, tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log.close()
 
 
 @pytest.mark.realparts
 @pytest.mark.django_db(transaction=True)
-def test_gunicorn_serves_the_site_with_production_settings(gunicorn: str) -> None:
+def test_gunicorn_serves_the_site_with_production_settings(gunicorn: str, tmp_path: Path) -> None:
     # Plain HTTP from a client: redirected to HTTPS, with no HSTS (browsers ignore it over HTTP anyway).
     status, headers, _ = get(f"{gunicorn}/")
     assert status == 301
@@ -97,3 +100,10 @@ def test_gunicorn_serves_the_site_with_production_settings(gunicorn: str) -> Non
     status, headers, _ = get(f"{gunicorn}{css}", proxied)
     assert status == 200
     assert "max-age=315360000" in headers["Cache-Control"]
+
+    # Every line gunicorn wrote is a JSON object; access lines carry the request as fields.
+    lines = [json.loads(line) for line in (tmp_path / "gunicorn.log").read_text().splitlines() if line.strip()]
+    access = [line for line in lines if line["logger"] == "gunicorn.access"]
+    probe = next(line for line in access if line["http_path"] == "/healthz")
+    assert (probe["http_method"], probe["http_status"], probe["level"]) == ("GET", 200, "INFO")
+    assert probe["duration_ms"] > 0
