@@ -452,9 +452,10 @@ def keyword_section(body: EditionBody, keywords: Iterable[object]) -> tuple[str,
 def edition_message(body: EditionBody, subscriber: Recipient, *, connection: Any = None) -> AnymailMessage:
     """The edition for one subscriber, ready to send: no query and no template rendering here."""
     from subscribers.emails import RenderedEmail, build_message
-    from subscribers.links import list_unsubscribe_headers, preferences_url, unsubscribe_url
+    from subscribers.links import subscribed_links
 
-    links = {"preferences_url": preferences_url(subscriber), "unsubscribe_url": unsubscribe_url(subscriber)}
+    personal = subscribed_links(subscriber)  # one signature per purpose, the URL paths reversed once per process
+    links = {"preferences_url": personal.preferences_url, "unsubscribe_url": personal.unsubscribe_url}
     keywords_html, keywords_text = keyword_section(body, subscriber.keywords)
     rendered = RenderedEmail(
         subject=body.subject,
@@ -464,7 +465,7 @@ def edition_message(body: EditionBody, subscriber: Recipient, *, connection: Any
     return build_message(
         rendered=rendered,
         to=subscriber.email,
-        headers=list_unsubscribe_headers(subscriber),
+        headers=personal.list_unsubscribe_headers,
         tags=list(body.tags),
         # Strings, because several ESPs hand metadata back to webhooks as strings whatever was sent.
         metadata={"edition_id": str(body.edition_id), "subscriber_id": str(subscriber.pk)},
