@@ -205,6 +205,81 @@ def test_a_timeout_in_flight_is_ambiguous_and_the_setting_decides_a_resend(
     assert len(mail.outbox) == (1 if resend else 0)
 
 
+class JournalCheckingBackend(AnymailTestBackend):
+    """Anymail's test backend that, at each ESP call, reads what the send journal holds for the chunk."""
+
+    seen: list[tuple[int, int | None, dict[int, str]]] = []
+
+    def post_to_esp(self, payload, message):
+        row = Delivery.objects.get(subscriber__email=message.to[0])
+        journal = SendJournal(row.claim_token)
+        inflight = journal.inflight()
+        earlier = Delivery.objects.filter(claim_token=row.claim_token, pk__lt=row.pk).values_list("pk", flat=True)
+        self.seen.append((row.pk, inflight and inflight[0], journal.sent(list(earlier))))
+        return super().post_to_esp(payload, message)
+
+
+def test_each_message_reaches_the_esp_only_once_the_journal_holds_it_and_the_one_before(
+    edition: Edition, settings
+) -> None:
+    settings.EMAIL_BACKEND = "tests.subscribers.test_sending.JournalCheckingBackend"
+    JournalCheckingBackend.seen = []
+    ids = fan_out(edition, [make_subscriber() for _ in range(4)])
+
+    assert chunk_send(edition_id=edition.pk, subscriber_ids=ids).sent == 4
+
+    seen = JournalCheckingBackend.seen
+    assert [inflight for _, inflight, _ in seen] == [pk for pk, _, _ in seen]
+    for (_, _, sent), (earlier_pk, _, _) in zip(seen[1:], seen, strict=False):
+        assert earlier_pk in sent  # the previous message's ESP id was stored before this one went out
+
+
+def test_a_journal_write_that_fails_stops_the_chunk_before_the_esp(edition: Edition, monkeypatch) -> None:
+    subscribers = [make_subscriber() for _ in range(5)]
+    ids = fan_out(edition, subscribers)
+    real_begin = SendJournal.begin
+    calls = []
+
+    def begin(self, **kwargs):
+        calls.append(kwargs)
+        if len(calls) == 4:  # the chunk's opening heartbeat, then the first three messages
+            raise ConnectionError("redis went away")
+        return real_begin(self, **kwargs)
+
+    monkeypatch.setattr(SendJournal, "begin", begin)
+    result = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+
+    assert (result.sent, result.retry, result.ambiguous) == (2, True, 0)
+    assert sent_to() == Counter({s.email: 1 for s in subscribers[:2]})
+    statuses = Counter(Delivery.objects.filter(edition=edition).values_list("status", flat=True))
+    assert statuses == Counter({Status.SENT: 2, Status.QUEUED: 3})
+
+
+def test_a_journal_write_redis_refuses_stops_the_chunk_before_the_esp(edition: Edition, settings, monkeypatch) -> None:
+    if not settings.REDIS_URL:
+        pytest.skip("the journal's answers are read apart from its writes on Redis only")
+    subscribers = [make_subscriber() for _ in range(5)]
+    ids = fan_out(edition, subscribers)
+    real_confirm = SendJournal.confirm
+    answers = []
+
+    def confirm(self):
+        if self._pending:
+            answers.append(1)
+            if len(answers) == 4:  # the chunk's opening heartbeat, then the first three messages
+                self.close(broken=True)
+                raise ConnectionError("READONLY You can't write against a read only replica.")
+        return real_confirm(self)
+
+    monkeypatch.setattr(SendJournal, "confirm", confirm)
+    result = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+
+    assert (result.sent, result.retry, result.ambiguous) == (2, True, 0)
+    assert sent_to() == Counter({s.email: 1 for s in subscribers[:2]})
+    statuses = Counter(Delivery.objects.filter(edition=edition).values_list("status", flat=True))
+    assert statuses == Counter({Status.SENT: 2, Status.QUEUED: 3})
+
+
 # --- The sweep -------------------------------------------------------------------------------------------------
 
 
