@@ -249,8 +249,9 @@ CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
 CELERY_TASK_ROUTES = ("config.routing.route_task",)
 if REDIS_URL:
     # Task events for Flower (`celery -A config flower`); the file broker has no event exchange to carry them.
+    # Workers' events are enough for Flower; a "task-sent" event from the web would cost every sign-up a second
+    # publish to Redis.
     CELERY_WORKER_SEND_TASK_EVENTS = True
-    CELERY_TASK_SEND_SENT_EVENT = True
 # Django's LOGGING (JSON in production) formats worker logs too, instead of Celery's own plain format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Beat schedules only while it holds a Redis lock (config/beat.py): a second beat stands by instead of doubling.
