@@ -95,4 +95,5 @@ def test_workers_take_one_task_at_a_time_and_emit_events_for_flower() -> None:
     assert app.conf.worker_prefetch_multiplier == 1
     assert app.conf.task_acks_late is True
     assert app.conf.worker_send_task_events is True
-    assert app.conf.task_send_sent_event is True
+    # Producers (the web) publish no extra "task-sent" event per task: workers' events are what Flower reads.
+    assert app.conf.task_send_sent_event is False
