@@ -459,7 +459,27 @@ def chunk_send(*, edition_id: int, subscriber_ids: Sequence[int], connection: An
     if rows:
         _send_claimed(rows=rows, body=body, journal=journal, connection=connection, result=result)
     edition_finish_if_done(edition_id=edition_id)
+    logger.info(
+        "chunk of edition %s: %d sent, %d failed, %d ambiguous, %d skipped, %d released",
+        edition_id,
+        result.sent,
+        result.failed,
+        result.ambiguous,
+        result.skipped,
+        result.released,
+        extra={"edition_id": edition_id, "chunk": token, "subscribers": len(subscriber_ids), "retry": result.retry},
+    )
     return result
+
+
+def _log_context(delivery: Delivery, **more: object) -> dict[str, object]:
+    """The ``extra=`` of a send log line: JSON logs carry these as fields."""
+    return {
+        "edition_id": delivery.edition_id,
+        "subscriber_id": delivery.subscriber_id,
+        "delivery_id": delivery.pk,
+        **more,
+    }
 
 
 def _send_claimed(
@@ -471,6 +491,8 @@ def _send_claimed(
     connection = connection or get_connection()
     opened = connection.open()
     gated = _confirm_before_transport(connection, journal)
+    # A line per message only when asked for: the Delivery row is the record, and this is the hot path.
+    log_each = logger.isEnabledFor(logging.DEBUG)
     try:
         for delivery in rows:
             try:
@@ -486,12 +508,22 @@ def _send_claimed(
                 # Nothing is in flight (the record was not stored, so the message did not go out): this row and the
                 # rest simply go back to the queue.
                 in_flight = None
-                logger.warning("send journal or rate limiter unavailable, pausing the chunk: %s", exc)
+                logger.warning(
+                    "send journal or rate limiter unavailable, pausing the chunk: %s", exc, extra=_log_context(delivery)
+                )
                 result.retry, result.error = True, f"send journal or rate limiter unavailable: {exc}"
                 break
             except AnymailError as exc:
                 in_flight = None
                 outcome = classify_send_error(exc)
+                logger.warning(
+                    "ESP refused edition %s to subscriber %s (%s): %s",
+                    delivery.edition_id,
+                    delivery.subscriber_id,
+                    outcome.value,
+                    exc,
+                    extra=_log_context(delivery, outcome=outcome.value),
+                )
                 tally.settled.append(_settle(delivery, outcome, str(exc), timezone.now()))
                 if outcome is Outcome.INVALID:
                     tally.invalid_emails.append(delivery.subscriber.email)
@@ -509,9 +541,17 @@ def _send_claimed(
             delivery.last_error = ""
             tally.sent.append(delivery)
             previous = (delivery.pk, delivery.esp_message_id)
+            if log_each:
+                logger.debug(
+                    "sent edition %s to subscriber %s",
+                    delivery.edition_id,
+                    delivery.subscriber_id,
+                    extra=_log_context(delivery, esp_message_id=delivery.esp_message_id),
+                )
     finally:
         if in_flight is not None:
             # Interrupted inside the ESP call (soft time limit, a bug): its fate is unknown.
+            logger.warning("interrupted while the ESP call ran: ambiguous", extra=_log_context(in_flight))
             tally.settled.append(
                 _settle(in_flight, Outcome.IN_DOUBT, "interrupted while the ESP call ran", timezone.now())
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -173,6 +174,25 @@ def test_an_invalid_address_fails_and_is_suppressed_the_others_still_go(edition:
     bad.refresh_from_db()
     assert bad.status == Subscriber.Status.BOUNCED
     assert sent_to() == Counter({good.email: 1})
+
+
+def test_send_log_lines_carry_the_edition_and_subscriber_ids(edition: Edition, scripted, caplog) -> None:
+    bad, good = make_subscriber(email="bad@example.org"), make_subscriber()
+    ids = fan_out(edition, [bad, good])
+    scripted[bad.email] = [ses_error(400, "BadRequestException", "Illegal address")]
+
+    with caplog.at_level(logging.DEBUG, logger="subscribers.sending"):
+        chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+
+    by_message = {record.getMessage().split(" ")[0]: record for record in caplog.records}
+    refused, sent = by_message["ESP"], by_message["sent"]
+    assert (refused.levelname, refused.edition_id, refused.subscriber_id) == ("WARNING", edition.pk, bad.pk)
+    assert refused.outcome == "invalid" and refused.delivery_id == Delivery.objects.get(subscriber=bad).pk
+    assert (sent.levelname, sent.edition_id, sent.subscriber_id) == ("DEBUG", edition.pk, good.pk)
+    assert sent.esp_message_id == Delivery.objects.get(subscriber=good).esp_message_id != ""
+    summary = by_message["chunk"]
+    assert (summary.levelname, summary.edition_id, summary.subscribers) == ("INFO", edition.pk, 2)
+    assert summary.getMessage().startswith(f"chunk of edition {edition.pk}: 1 sent, 1 failed")
 
 
 def test_a_content_rejection_fails_without_suppressing(edition: Edition, scripted) -> None:
