@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -88,11 +89,14 @@ def celery_process(transactional_db: None, redis_url: str, tmp_path: Path) -> It
     from django.db import connection
 
     started: list[CeleryProcess] = []
+    beat_lock_suffix = uuid.uuid4().hex
     database_url = database_url_for(connection.settings_dict)
 
     def start(*args: str, env: dict[str, str] | None = None, ready_timeout: float = 60.0) -> CeleryProcess:
         name = f"celery-{args[0]}-{len(started)}"
-        extra = {"VAR_DIR": str(tmp_path / "var")}
+        # One beat lock per test: a beat SIGKILLed by an earlier test leaves its lock for BEAT_LOCK_TTL seconds,
+        # and a beat started here would wait that long. Processes of the same test share it, as on one deployment.
+        extra = {"VAR_DIR": str(tmp_path / "var"), "BEAT_LOCK_KEY": f"test-beat:{beat_lock_suffix}"}
         extra.update(env or {})
         # Beat keeps its schedule file there; with Redis as broker nothing else would create the folder.
         Path(extra["VAR_DIR"]).mkdir(parents=True, exist_ok=True)
