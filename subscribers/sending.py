@@ -84,6 +84,9 @@ def retry_backoff(retries: int) -> float:
     return random.uniform(0, ceiling)
 
 
+FAN_OUT_BATCH = 2000
+
+
 def chunked(ids: Sequence[int], size: int | None = None) -> list[list[int]]:
     size = size or settings.NEWSLETTER_SEND_CHUNK_SIZE
     return [list(ids[start : start + size]) for start in range(0, len(ids), size)]
@@ -657,11 +660,12 @@ def deliveries_fan_out(*, edition: Edition, subscriber_ids: Sequence[int], now: 
     """Create the rows (existing ones are left alone) and mark the edition as sending; the chunks to enqueue."""
     if not subscriber_ids:
         return Batch(edition_id=edition.pk, chunks=[])
-    Delivery.objects.bulk_create(
-        (Delivery(edition_id=edition.pk, subscriber_id=pk, enqueued_at=now) for pk in subscriber_ids),
-        ignore_conflicts=True,
-        batch_size=2000,
-    )
+    # bulk_create makes a list of whatever it is given: batches keep a million-row fan-out to 2,000 objects at once.
+    for batch in chunked(subscriber_ids, FAN_OUT_BATCH):
+        Delivery.objects.bulk_create(
+            [Delivery(edition_id=edition.pk, subscriber_id=pk, enqueued_at=now) for pk in batch],
+            ignore_conflicts=True,
+        )
     # The archive shows what the first recipients got, however the papers are edited afterwards.
     edition_snapshot(edition)
     Edition.objects.filter(
