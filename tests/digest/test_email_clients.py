@@ -13,7 +13,7 @@ import pytest
 from digest.rendering import edition_body, edition_message
 from subscribers.models import Subscriber
 from tests.factories import make_edition, make_paper
-from tests.support.services import ROOT
+from tests.support.services import ROOT, unavailable
 
 MAJOR_CLIENTS = ["gmail.*", "outlook.*", "apple-mail.*", "yahoo.*"]
 CHECKER = ROOT / "tests" / "support" / "caniemail_check.mjs"
@@ -31,7 +31,7 @@ def unsupported(html: str) -> dict[str, set[str]]:
     """Feature title -> the major clients that do not support it at all."""
     node = shutil.which("node")
     if node is None or not (ROOT / "node_modules" / "caniemail").is_dir():
-        pytest.skip("node and node_modules/caniemail are needed: run `npm ci` at the top level")
+        unavailable("node and node_modules/caniemail are needed: run `npm ci` at the top level (make test does)")
     result = subprocess.run(
         [node, str(CHECKER), *MAJOR_CLIENTS], input=html, capture_output=True, text=True, timeout=60, check=True
     )
