@@ -24,6 +24,7 @@ from subscribers.models import Delivery, Subscriber
 from subscribers.sending import SendJournal, chunk_send, deliveries_fan_out
 from tests.factories import make_edition, make_seen_paper
 from tests.subscribers.factories import make_subscriber
+from tests.support.services import unavailable
 
 Status = Delivery.Status
 TODAY = date(2025, 3, 14)
@@ -277,7 +278,7 @@ def test_a_journal_write_that_fails_stops_the_chunk_before_the_esp(edition: Edit
 
 def test_a_journal_write_redis_refuses_stops_the_chunk_before_the_esp(edition: Edition, settings, monkeypatch) -> None:
     if not settings.REDIS_URL:
-        pytest.skip("the journal's answers are read apart from its writes on Redis only")
+        unavailable("the journal's answers are read apart from its writes on Redis only: set REDIS_URL")
     subscribers = [make_subscriber() for _ in range(5)]
     ids = fan_out(edition, subscribers)
     real_confirm = SendJournal.confirm
