@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install run test lint bench browser clean
+.PHONY: install run test lint bench browser clean docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ lint: install
 # Uses PostgreSQL and Redis on 127.0.0.1 when they answer (and DATABASE_URL / REDIS_URL are not set).
 test: install node_modules/.package-lock.json browser lint
 	. .ci/test-env && $(BIN)/pytest
+
+# The configuration reference (README's tables, .env.example, deploy/env.example), generated from config/variables/.
+docs: install
+	$(BIN)/python -m config.variables --write
 
 bench: install
 	. .ci/test-env && $(BIN)/python bench/ingest.py

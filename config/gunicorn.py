@@ -8,12 +8,12 @@ environment variables.
 
 from __future__ import annotations
 
-from config.env import env_bool, env_str
 from config.logs import logging_config
+from config.variables import read_bool, read_str
 
 _config = logging_config(
-    fmt=env_str("LOG_FORMAT", "plain" if env_bool("DEBUG", default=True) else "json"),
-    level=env_str("LOG_LEVEL", "INFO").upper(),
+    fmt=read_str("LOG_FORMAT", default="plain" if read_bool("DEBUG") else "json"),
+    level=read_str("LOG_LEVEL").upper(),
 )
 # No handlers of their own: both propagate to the root handler, which Django's LOGGING later replaces with the same.
 _config["loggers"] = {

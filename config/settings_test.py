@@ -12,6 +12,7 @@ os.environ.setdefault("SITE_URL", "http://testserver")
 
 from config.settings import *  # noqa: F403
 from config.settings import CACHES, REDIS_URL
+from config.variables import read_str
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if not REDIS_URL:
@@ -26,7 +27,7 @@ else:
 CELERY_TASK_ALWAYS_EAGER = False
 
 # Each concurrent test run (a developer's, a helper's, CI's) can pick its own database name.
-_test_db_name = os.environ.get("TEST_DB_NAME")
+_test_db_name = read_str("TEST_DB_NAME")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not memory, so a Celery worker subprocess can open the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"{_test_db_name or 'test'}.sqlite3")}  # noqa: F405

@@ -1,0 +1,224 @@
+"""The newsletter's variables: the edition, ingestion, sending and subscriptions."""
+
+from __future__ import annotations
+
+from config.variables.spec import ALL, Group, Kind, Reader, Variable
+
+_BUILDERS = (Reader.WORKER, Reader.WEB, Reader.COMMANDS)  # the tick, the admin's build button, build_edition
+_SENDING = (Reader.WORKER, Reader.COMMANDS)  # chunk tasks and the sweep, send_edition
+
+NEWSLETTER = (
+    Variable(
+        name="NEWSLETTER_NAME",
+        kind=Kind.TEXT,
+        default="Trending Papers",
+        meaning="The newsletter's name, in subjects (`Trending Papers: Monday 3 March 2025`), emails, pages, the "
+        "feed's title and the page fetcher's User-Agent.",
+        readers=ALL,
+        group=Group.NEWSLETTER,
+    ),
+    Variable(
+        name="SEND_HOUR",
+        kind=Kind.INT,
+        default=7,
+        meaning="Hour of the day the edition is built (in UTC) and from which each subscriber receives it, in their "
+        "own time zone.",
+        readers=(Reader.WORKER,),
+        group=Group.NEWSLETTER,
+        minimum=0,
+        maximum=23,
+        production="7",
+    ),
+    Variable(
+        name="TRENDING_WINDOW_DAYS",
+        kind=Kind.INT,
+        default=7,
+        meaning="Days of pages a daily edition's scores count (a weekly edition always takes its 7 days).",
+        readers=_BUILDERS,
+        group=Group.NEWSLETTER,
+        minimum=1,
+        maximum=365,
+    ),
+    Variable(
+        name="TRENDING_TOP_N",
+        kind=Kind.INT,
+        default=10,
+        meaning="Papers in an edition, pinned ones included.",
+        readers=_BUILDERS,
+        group=Group.NEWSLETTER,
+        minimum=1,
+        maximum=200,
+    ),
+    Variable(
+        name="APPROVAL_REQUIRED",
+        kind=Kind.BOOL,
+        default=False,
+        meaning="On: the schedule sends an edition only after a curator approves it in the admin. Off: the tick "
+        "approves the edition it builds. `send_edition` sends either way, and says so.",
+        readers=(Reader.WORKER, Reader.WEB),
+        group=Group.NEWSLETTER,
+        production="0",
+    ),
+    Variable(
+        name="WEEKLY_WEEKDAY",
+        kind=Kind.INT,
+        default=0,
+        meaning="Day the weekly edition is built (its UTC date) and sent: 0 = Monday ... 6 = Sunday.",
+        readers=(Reader.WORKER,),
+        group=Group.NEWSLETTER,
+        minimum=0,
+        maximum=6,
+    ),
+)
+
+INGESTION = (
+    Variable(
+        name="POLL_EVERY_MINUTES",
+        kind=Kind.INT,
+        default=30,
+        meaning="Beat fetches every enabled Source at each minute of the hour divisible by this (cron `*/N`).",
+        readers=(Reader.BEAT,),
+        group=Group.INGESTION,
+        minimum=1,
+        maximum=59,
+    ),
+    Variable(
+        name="INGEST_FETCH_TIMEOUT",
+        kind=Kind.FLOAT,
+        default=20.0,
+        meaning="Seconds a fetch of a page may take: each wait on the server, and the whole download.",
+        readers=(Reader.WORKER, Reader.WEB, Reader.COMMANDS),
+        group=Group.INGESTION,
+        minimum=0.1,
+    ),
+    Variable(
+        name="INGEST_MAX_BYTES",
+        kind=Kind.INT,
+        default=10 * 1024 * 1024,
+        meaning="Largest page accepted, fetched, uploaded in the admin or read from a file; a larger one is "
+        "reported as failed and not stored.",
+        readers=(Reader.WORKER, Reader.WEB, Reader.COMMANDS),
+        group=Group.INGESTION,
+        minimum=1024,
+    ),
+)
+
+SENDING = (
+    Variable(
+        name="SEND_CHUNK_SIZE",
+        kind=Kind.INT,
+        default=500,
+        meaning="Subscribers per chunk: one task and one ESP connection each, at fan-out, in the sweep and in "
+        "`send_edition`.",
+        readers=_SENDING,
+        group=Group.SENDING,
+        minimum=1,
+        maximum=10_000,
+    ),
+    Variable(
+        name="SEND_TICK_SECONDS",
+        kind=Kind.INT,
+        default=300,
+        meaning="Seconds between beat's newsletter ticks. A tick builds the day's edition once SEND_HOUR has come in "
+        "UTC, and sends the newest edition to the subscribers who are due.",
+        readers=(Reader.BEAT,),
+        group=Group.SENDING,
+        minimum=1,
+        maximum=3600,
+    ),
+    Variable(
+        name="SEND_CATCHUP_HOURS",
+        kind=Kind.INT,
+        default=3,
+        meaning="Hours from SEND_HOUR, in the subscriber's time zone, during which they are due: ticks missed while "
+        "beat was down are made up inside this window, never later in the day.",
+        readers=(Reader.WORKER,),
+        group=Group.SENDING,
+        minimum=1,
+        maximum=24,
+    ),
+    Variable(
+        name="SEND_SWEEP_SECONDS",
+        kind=Kind.INT,
+        default=60,
+        meaning="Seconds between sweeps. A sweep settles the claims of workers that died and re-queues deliveries "
+        "whose task was lost.",
+        readers=(Reader.BEAT,),
+        group=Group.SENDING,
+        minimum=1,
+        maximum=3600,
+    ),
+    Variable(
+        name="SEND_STALL_SECONDS",
+        kind=Kind.INT,
+        default=120,
+        meaning="Seconds of silence in a claim's send journal after which its worker counts as dead, and age after "
+        "which a queued delivery's task counts as lost. Must exceed twice ESP_TIMEOUT, or a send still waiting on "
+        "the ESP would be taken for dead.",
+        readers=_SENDING,
+        group=Group.SENDING,
+        minimum=2,
+    ),
+    Variable(
+        name="SEND_MAX_RETRIES",
+        kind=Kind.INT,
+        default=8,
+        meaning="Retries of a chunk the ESP throttled or failed for the moment (429, 5xx, no connection). After the "
+        "last one the chunk's task gives up and its rows stay queued for the sweep; `send_edition` stops retrying.",
+        readers=_SENDING,
+        group=Group.SENDING,
+        minimum=0,
+        maximum=50,
+    ),
+    Variable(
+        name="SEND_RETRY_BACKOFF",
+        kind=Kind.FLOAT,
+        default=10.0,
+        meaning="Seconds: retry n waits a random time between 0 and SEND_RETRY_BACKOFF * 2^n, at most 600 s (full "
+        "jitter, so chunks throttled together do not come back together).",
+        readers=_SENDING,
+        group=Group.SENDING,
+        minimum=0.0,
+    ),
+    Variable(
+        name="RESEND_AMBIGUOUS",
+        kind=Kind.BOOL,
+        default=True,
+        meaning="A delivery whose worker died during the ESP call is `ambiguous`: the ESP may have accepted it. On "
+        "(at-least-once) it is sent again, possibly a second time; off (at-most-once) it is never re-sent.",
+        readers=_SENDING,
+        group=Group.SENDING,
+    ),
+)
+
+SUBSCRIPTIONS = (
+    Variable(
+        name="SUBSCRIBE_CONFIRM_MAX_AGE_DAYS",
+        kind=Kind.INT,
+        default=7,
+        meaning="Days a confirmation link stays valid; the confirmation email says so.",
+        readers=(Reader.WEB, Reader.WORKER),
+        group=Group.SUBSCRIPTIONS,
+        minimum=1,
+        maximum=60,
+    ),
+    Variable(
+        name="SUBSCRIBE_RATE_PER_IP",
+        kind=Kind.TEXT,
+        default="20/h",
+        meaning="Most sign-up attempts per client IP (an IPv6 /64 counts as one), as count/period: `20/h`, `5/10m` "
+        "(s, m, h or d). Counted on the cache: Redis when REDIS_URL is set.",
+        readers=(Reader.WEB,),
+        group=Group.SUBSCRIPTIONS,
+    ),
+    Variable(
+        name="SUBSCRIBE_RATE_PER_ADDRESS",
+        kind=Kind.TEXT,
+        default="5/h",
+        meaning="Most sign-up attempts per email address, in the same form.",
+        readers=(Reader.WEB,),
+        group=Group.SUBSCRIPTIONS,
+    ),
+)
+
+NEWSLETTER_VARIABLES = (*NEWSLETTER, *INGESTION, *SENDING, *SUBSCRIPTIONS)
