@@ -4,16 +4,30 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+# uv installs exactly the versions pinned in uv.lock. It is pinned too, so every clone resolves and installs alike.
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
 
-.PHONY: install run test lint bench browser clean docs
+.PHONY: install lock run test lint bench browser clean docs
 
-$(STAMP): pyproject.toml
+$(UV_STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
+	touch $(UV_STAMP)
+
+# --locked stops when pyproject.toml changed without `make lock`; --inexact leaves pip and uv, which live in .venv
+# beside the locked packages. The project itself is installed editable, as before.
+$(STAMP): pyproject.toml uv.lock $(UV_STAMP)
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(VENV) $(UV) sync --locked --inexact --extra dev
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# After changing dependencies in pyproject.toml: resolve again, rewrite uv.lock and commit it (versions already
+# pinned stay unless the change needs others; `.venv/bin/uv lock --upgrade` moves everything to the newest releases).
+lock: $(UV_STAMP)
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(VENV) $(UV) lock
 
 # caniemail (email-client support data) for the email checks in the suite.
 node_modules/.package-lock.json: package-lock.json
