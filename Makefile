@@ -19,7 +19,8 @@ $(UV_STAMP):
 # --locked stops when pyproject.toml changed without `make lock`; --inexact leaves pip and uv, which live in .venv
 # beside the locked packages. The project itself is installed editable, as before.
 $(STAMP): pyproject.toml uv.lock $(UV_STAMP)
-	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(VENV) $(UV) sync --locked --inexact --extra dev
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(VENV) $(UV) sync --locked --inexact --extra dev \
+		|| { echo "If uv.lock is out of date with pyproject.toml: run make lock, and commit uv.lock." >&2; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)
