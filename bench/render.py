@@ -85,8 +85,9 @@ def main() -> None:
     from django.core.management import call_command
 
     from digest.models import Appearance, DigestDocument, Paper
-    from digest.rendering import edition_body, edition_message
+    from digest.rendering import edition_body
     from digest.trending import edition_build
+    from subscribers.messages import edition_message
     from subscribers.models import Subscriber
 
     call_command("migrate", verbosity=0)

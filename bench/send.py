@@ -41,9 +41,10 @@ from django.utils import timezone  # noqa: E402
 
 from digest.ingest import ingest_bytes  # noqa: E402
 from digest.models import Edition  # noqa: E402
-from digest.rendering import edition_message, edition_public_parts  # noqa: E402
+from digest.rendering import edition_public_parts  # noqa: E402
 from digest.trending import edition_build  # noqa: E402
 from subscribers import sending  # noqa: E402
+from subscribers.messages import edition_message  # noqa: E402
 from subscribers.models import Delivery, Subscriber  # noqa: E402
 
 TEST_BACKEND = "anymail.backends.test.EmailBackend"

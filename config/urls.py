@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.health import healthz
-from digest.dashboard import dashboard
+from subscribers.dashboard import dashboard
 
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="admin-dashboard"),

@@ -8,6 +8,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from digest.models import Edition
+from digest.trending import edition_build
 
 # Approved editions are public as soon as they are approved: the archive link in the email must work for the
 # first recipient, who may get it while the edition is still sending.
@@ -32,8 +33,6 @@ def sample_edition_publish(*, day: Date) -> Edition | None:
     Only while there is no edition at all: ``make run`` loads the sample on every start, and an operator's real
     editions must never be approved behind the curator's back.
     """
-    from digest.trending import edition_build
-
     if Edition.objects.exists():
         return None
     edition = edition_build(date=day)

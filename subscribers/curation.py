@@ -8,13 +8,14 @@ from django.utils import timezone
 
 from digest.models import Edition
 from subscribers.models import Subscriber
+from subscribers.sending import edition_send_prepare
 from subscribers.services import CONFIRMATION_INTERVAL, subscriber_unsubscribe
+from subscribers.tasks.sending import enqueue_batches
+from subscribers.tasks.transactional import send_confirmation
 
 
 def enqueue_confirmations(subscriber_ids: list[int]) -> None:
     """Queue one confirmation email per pending subscriber, through the sign-up form's own task."""
-    from subscribers.tasks.transactional import send_confirmation
-
     # One producer (one broker connection) for the whole batch instead of one checkout per message.
     with send_confirmation.app.producer_or_acquire() as producer:
         for subscriber_id in subscriber_ids:
@@ -57,9 +58,6 @@ def edition_send_queue(*, edition: Edition) -> int:
     The admin request only creates the Delivery rows and queues the chunks (on commit); the workers send. Running
     it again queues only what is still unsent, since the rows say who has had it.
     """
-    from subscribers.sending import edition_send_prepare
-    from subscribers.tasks.sending import enqueue_batches
-
     with transaction.atomic():
         batch = edition_send_prepare(edition=edition, now=timezone.now())
         return enqueue_batches([batch])

@@ -43,8 +43,9 @@ from django.utils import timezone
 from django_ratelimit.core import get_usage
 
 from digest.models import Edition, EditionEntry, Frequency
-from digest.rendering import EditionBody, edition_body, edition_message, edition_snapshot
+from digest.rendering import EditionBody, edition_body, edition_snapshot
 from digest.trending import EditionFrozenError, edition_build
+from subscribers.messages import edition_message
 from subscribers.models import Delivery, Subscriber
 
 logger = logging.getLogger(__name__)

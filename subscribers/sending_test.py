@@ -9,8 +9,9 @@ from __future__ import annotations
 from django.core.mail import get_connection
 
 from digest.models import Edition
-from digest.preview import preview_recipient
-from digest.rendering import edition_body, edition_message
+from digest.rendering import edition_body
+from subscribers.messages import edition_message
+from subscribers.preview import preview_recipient
 
 TEST_SUBJECT_PREFIX = "[Test] "
 

@@ -27,13 +27,14 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from digest.models import Frequency
+from digest.rendering.keywords import clean_keywords
+from subscribers import links
+from subscribers.emails import build_message, render_email
 from subscribers.models import Subscriber, Suppression
 
 logger = logging.getLogger(__name__)
 
 EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit
-KEYWORD_MAX_LENGTH = 50
-KEYWORDS_MAX_COUNT = 20
 KEYWORDS_INPUT_MAX_LENGTH = 600
 CONSENT_SOURCE_MAX_LENGTH = 300
 CONFIRMATION_INTERVAL = timedelta(hours=1)
@@ -110,27 +111,6 @@ def parse_keywords(raw: str) -> list[str]:
     return clean_keywords(_KEYWORD_SPLIT.split(raw))
 
 
-def clean_keywords(items: list[str]) -> list[str]:
-    keywords: list[str] = []
-    seen: set[str] = set()
-    for item in items:
-        if not isinstance(item, str):
-            raise ValidationError("Keywords must be text.", code="invalid")
-        keyword = " ".join(item.split())
-        if not keyword:
-            continue
-        if any(unicodedata.category(ch).startswith("C") for ch in keyword):
-            raise ValidationError("Keywords may not contain control characters.", code="invalid")
-        if len(keyword) > KEYWORD_MAX_LENGTH:
-            raise ValidationError(f"Each keyword has at most {KEYWORD_MAX_LENGTH} characters.", code="max_length")
-        if keyword.casefold() not in seen:
-            seen.add(keyword.casefold())
-            keywords.append(keyword)
-    if len(keywords) > KEYWORDS_MAX_COUNT:
-        raise ValidationError(f"At most {KEYWORDS_MAX_COUNT} keywords.", code="max_count")
-    return keywords
-
-
 @cache
 def valid_time_zones() -> frozenset[str]:
     return frozenset(available_timezones())
@@ -158,6 +138,8 @@ def _is_blocked(email: str) -> bool:
 
 
 def _enqueue_on_commit(task_name: str, subscriber_id: int) -> None:
+    # Imported here because the tasks call back into this module (transactional_send, suppress_subscriber_id):
+    # services -> tasks -> services is a real cycle, and the task is only needed when an email is enqueued.
     from subscribers.tasks import transactional
 
     task = getattr(transactional, task_name)
@@ -382,9 +364,6 @@ def transactional_send(*, subscriber_id: int, kind: str, connection: Any = None)
 
     ESP errors propagate: the Celery task decides what is worth retrying.
     """
-    from subscribers import links
-    from subscribers.emails import build_message, render_email
-
     required_status = TRANSACTIONAL_KINDS[kind]
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None or subscriber.status != required_status:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from subscribers import ratelimit, services
 from subscribers.forms import CONSENT_TEXT, PreferencesForm, SubscribeForm
 from subscribers.models import Subscriber
-from subscribers.tokens import Purpose, TokenError, claim_matches, read_token
+from subscribers.tokens import Purpose, TokenError, claim_matches, make_token, read_token
 
 _ONE_CLICK_FIELD, _ONE_CLICK_VALUE = "List-Unsubscribe", "One-Click"
 
@@ -103,8 +103,6 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _token_for_page(subscriber: Subscriber, purpose: Purpose) -> str:
-    from subscribers.tokens import make_token
-
     return make_token(subscriber_id=subscriber.pk, token_key=subscriber.token_key, purpose=purpose)
 
 

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 
 from subscribers.models import Delivery, Subscriber, TrackingEvent
+from subscribers.services import subscriber_suppress, subscriber_unsubscribe
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +73,6 @@ def _soft_bounce(event: AnymailTrackingEvent) -> bool:
 
 def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> bool:
     """Apply one tracking event; False when it was seen before (nothing changes)."""
-    from subscribers.services import subscriber_suppress, subscriber_unsubscribe
-
     with transaction.atomic():
         try:
             with transaction.atomic():

@@ -1,4 +1,9 @@
-"""Editions in admin: build, reorder, preview as the email renders, test, approve / hold / cancel / send, figures."""
+"""Editions in admin: build, reorder, rebuild, approve / hold / reopen / cancel.
+
+Everything here is about the edition itself. What needs readers too (the delivery figures, "send a test to me", the
+preview as a given reader, "send now") is added by ``subscribers.admin.editions``, which registers a subclass of
+``EditionAdmin`` in its place: this module never imports ``subscribers``.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +27,13 @@ from django.utils.html import format_html_join
 
 from digest import curation
 from digest.models import Edition, EditionEntry, Frequency
-from digest.preview import edition_preview, preview_recipient
 from digest.trending import EditionFrozenError, edition_build
-from subscribers.curation import edition_send_queue
-from subscribers.reports import delivery_figures, delivery_problems
-from subscribers.services import clean_keywords
+
+# A move's name -> (the permission it needs, its handler). A handler returns the message logged on the edition.
+MoveHandler = Callable[[HttpRequest, Edition], str]
+Moves = dict[str, tuple[str, MoveHandler]]
+# (move, label, button style, shown): the buttons above the edition's form, in the order they appear.
+Button = tuple[str, str, str, bool]
 
 
 def _parts_html(parts: dict[str, float]) -> str:
@@ -119,7 +126,7 @@ class BuildForm(forms.Form):
     frequency = forms.ChoiceField(choices=Frequency.choices, initial=Frequency.DAILY)
 
 
-def _count_of(model_qs: QuerySet, field_name: str = "edition") -> Coalesce:
+def count_of(model_qs: QuerySet, field_name: str = "edition") -> Coalesce:
     """A per-edition count as a subquery: joining two related tables in one annotation would multiply rows."""
     counted = model_qs.filter(**{field_name: OuterRef("pk")}).order_by().values(field_name)
     return Coalesce(Subquery(counted.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0)
@@ -127,7 +134,7 @@ def _count_of(model_qs: QuerySet, field_name: str = "edition") -> Coalesce:
 
 @admin.register(Edition)
 class EditionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "status", "subject", "entry_count", "recipient_count", "sent", "problems"]
+    list_display = ["__str__", "status", "subject", "entry_count", "recipient_count"]
     list_filter = ["status", "frequency"]
     list_select_related = ["approved_by"]
     date_hierarchy = "date"
@@ -135,6 +142,8 @@ class EditionAdmin(admin.ModelAdmin):
     inlines = [EntryInline, AddEntryInline]
     change_form_template = "admin/digest/edition/change_form.html"
     change_list_template = "admin/digest/edition/change_list.html"
+    # Buttons that ask "are you sure?" first: what cannot be taken back.
+    confirm_moves: tuple[str, ...] = ("cancel",)
     readonly_fields = [
         "date",
         "frequency",
@@ -158,17 +167,7 @@ class EditionAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Edition]:
-        from subscribers.models import Delivery
-
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                n_entries=_count_of(EditionEntry.objects.all()),
-                n_sent=_count_of(Delivery.objects.exclude(status__in=["queued", "sending", "failed", "skipped"])),
-                n_problems=_count_of(Delivery.objects.filter(status__in=["failed", "bounced", "complained"])),
-            )
-        )
+        return super().get_queryset(request).annotate(n_entries=count_of(EditionEntry.objects.all()))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Edition | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
@@ -179,14 +178,6 @@ class EditionAdmin(admin.ModelAdmin):
     @admin.display(description="entries", ordering="n_entries")
     def entry_count(self, obj: Edition) -> int:
         return obj.n_entries
-
-    @admin.display(description="sent", ordering="n_sent")
-    def sent(self, obj: Edition) -> int:
-        return obj.n_sent
-
-    @admin.display(description="failed / bounced / complained", ordering="n_problems")
-    def problems(self, obj: Edition) -> int:
-        return obj.n_problems
 
     # --- Saving: entries are renumbered after a curator moved, added or removed some ----------------------
 
@@ -268,16 +259,13 @@ class EditionAdmin(admin.ModelAdmin):
         self.message_user(request, f"{edition}: {count} entries from the trending list.", level)
         return edition
 
-    def _moves(self) -> dict[str, tuple[str, Callable[[HttpRequest, Edition], str]]]:
-        """move name -> (permission, handler returning the log message)."""
+    def get_moves(self) -> Moves:
         return {
             "rebuild": ("change", self._do_rebuild),
             "approve": ("change", lambda r, e: self._state(r, e, curation.edition_approve, "Approved", user=r.user)),
             "hold": ("change", lambda r, e: self._state(r, e, curation.edition_hold, "Held")),
             "cancel": ("change", lambda r, e: self._state(r, e, curation.edition_cancel, "Cancelled")),
             "reopen": ("change", lambda r, e: self._state(r, e, curation.edition_reopen, "Reopened as a draft")),
-            "send_test": ("view", self._do_send_test),
-            "send_now": ("change", self._do_send_now),
         }
 
     @staticmethod
@@ -289,38 +277,12 @@ class EditionAdmin(admin.ModelAdmin):
         self._build(request, date=edition.date, frequency=edition.frequency)
         return ""  # _build logged and reported it
 
-    def _do_send_test(self, request: HttpRequest, edition: Edition) -> str:
-        from subscribers.sending_test import edition_send_test
-
-        address = request.user.email
-        if not address:
-            raise curation.EditionStateError("Your staff account has no email address: add one to get a test.")
-        message_id = edition_send_test(edition=edition, email=address, keywords=self._preview_keywords(request))
-        return f"Test sent to {address} ({message_id})"
-
-    def _do_send_now(self, request: HttpRequest, edition: Edition) -> str:
-        if edition.status in curation.APPROVABLE:
-            # "Send now" on a draft is the curator's approval too; it is logged as part of this move.
-            curation.edition_approve(edition=edition, user=request.user)
-        chunks = edition_send_queue(edition=edition)
-        return f"Sending started: {chunks} chunk(s) queued"
-
-    @staticmethod
-    def _preview_keywords(request: HttpRequest) -> list[str] | None:
-        raw = request.POST.get("keywords", request.GET.get("keywords"))
-        if raw is None or not raw.strip():
-            return None
-        try:
-            return clean_keywords(raw.replace(";", ",").split(","))
-        except Exception:  # a bad keyword list just previews without one
-            return None
-
     def move_view(self, request: HttpRequest, object_id: int, move: str) -> HttpResponse:
         edition = get_object_or_404(Edition, pk=object_id)
         change_url = reverse("admin:digest_edition_change", args=[edition.pk])
         if request.method != "POST":
             return HttpResponseRedirect(change_url)
-        moves = self._moves()
+        moves = self.get_moves()
         if move not in moves:
             return HttpResponseRedirect(change_url)
         permission, handler = moves[move]
@@ -337,7 +299,7 @@ class EditionAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{edition}: {message}.", messages.SUCCESS)
         return HttpResponseRedirect(change_url)
 
-    # --- The change page: preview, figures and failures beside the form -----------------------------------
+    # --- The change page: the curation panel above the form --------------------------------------------------
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
@@ -345,31 +307,25 @@ class EditionAdmin(admin.ModelAdmin):
         edition = self.get_object(request, object_id)
         extra: dict[str, Any] = dict(extra_context or {})
         if edition is not None:
-            keywords = self._preview_keywords(request)
-            recipient = preview_recipient(email=request.user.email, keywords=keywords)
-            figures = delivery_figures(edition_ids=[edition.pk])[edition.pk]
-            extra.update(
-                preview=edition_preview(edition=edition, recipient=recipient),
-                preview_keywords=", ".join(keywords or []),
-                figures=figures.as_rows(),
-                figures_total=figures.total,
-                problems=list(delivery_problems(edition_id=edition.pk)),
-                moves=self._available_moves(request, edition),
-                approval_required=settings.NEWSLETTER_APPROVAL_REQUIRED,
-            )
+            extra.update(self.panel_context(request, edition))
         return super().change_view(request, object_id, form_url, extra)
 
-    def _available_moves(self, request: HttpRequest, edition: Edition) -> list[tuple[str, str, str]]:
-        """(move, label, style) for the buttons this edition's state and this user's permissions allow."""
+    def panel_context(self, request: HttpRequest, edition: Edition) -> dict[str, Any]:
+        """What the panel above the form shows; a subclass adds its own parts to it."""
+        buttons = self.get_buttons(request, edition)
+        return {
+            "moves": [(move, label, style) for move, label, style, shown in buttons if shown],
+            "confirm_moves": self.confirm_moves,
+            "approval_required": settings.NEWSLETTER_APPROVAL_REQUIRED,
+        }
+
+    def get_buttons(self, request: HttpRequest, edition: Edition) -> list[Button]:
         can_change = self.has_change_permission(request, edition)
         status = edition.status
-        buttons = [
-            ("send_test", "Send a test to me", "", True),
+        return [
             ("rebuild", "Rebuild from the trending list", "", can_change and status in curation.EDITABLE),
             ("approve", "Approve", "default", can_change and status in curation.APPROVABLE),
             ("hold", "Hold", "", can_change and status in curation.HOLDABLE),
             ("reopen", "Reopen as draft", "", can_change and status in curation.REOPENABLE),
-            ("send_now", "Send now", "", can_change and status in (*curation.APPROVABLE, Edition.Status.APPROVED)),
             ("cancel", "Cancel edition", "deletelink", can_change and status in curation.CANCELLABLE),
         ]
-        return [(move, label, style) for move, label, style, shown in buttons if shown]

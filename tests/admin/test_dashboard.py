@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from digest.dashboard import bar_chart, line_chart
+from subscribers.dashboard import bar_chart, line_chart
 from subscribers.models import Delivery
 from subscribers.reports import list_history
 from tests.factories import make_edition

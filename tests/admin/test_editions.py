@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digest.models import Edition, EditionEntry, Paper
+from digest.rendering import edition_body
+from subscribers.messages import edition_message
 from subscribers.models import Delivery
 from tests.admin.forms import change_form_data
 from tests.factories import make_edition, make_paper, make_seen_paper
@@ -72,8 +74,6 @@ def test_change_page_previews_the_email_as_it_renders(root_client: Client, trend
 
 
 def test_preview_matches_the_sent_message_for_a_subscriber(root_client: Client, trending, tomorrow) -> None:
-    from digest.rendering import edition_body, edition_message
-
     subscriber = make_subscriber(email="root@example.org", keywords=["votes"])
     edition = make_edition(date=tomorrow, papers=trending)
     # Links are signed with a timestamp: render both within the same (frozen) second.

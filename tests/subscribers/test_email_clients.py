@@ -10,7 +10,8 @@ from datetime import date
 
 import pytest
 
-from digest.rendering import edition_body, edition_message
+from digest.rendering import edition_body
+from subscribers.messages import edition_message
 from subscribers.models import Subscriber
 from tests.factories import make_edition, make_paper
 from tests.support.services import ROOT, unavailable

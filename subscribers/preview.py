@@ -10,7 +10,8 @@ import secrets
 from dataclasses import dataclass, field
 
 from digest.models import Edition
-from digest.rendering import edition_body, edition_message
+from digest.rendering.body import edition_body
+from subscribers.messages import edition_message
 from subscribers.models import Subscriber
 
 

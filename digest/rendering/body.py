@@ -1,0 +1,263 @@
+"""The shared body of an edition: rendered once per edition, with slots for what differs per reader.
+
+``edition_body(edition)`` renders the templates, inlines CSS and wraps long lines once, leaving named slots for the
+keyword section and the footer links. Filling them (``subscribers.messages``) needs no query, no template and no CSS
+work per recipient, so one process builds thousands of messages a second.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import css_inline
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from digest.models import Edition, EditionEntry, Frequency
+from digest.rendering.slots import Slots, Slotted, fill_paragraph, trim_text, wrap_long_lines
+from digest.trending import default_subject
+
+MAX_AUTHORS = 6
+
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+def _safe_url(url: object) -> str | None:
+    # Links come from ingested pages: only web links, so a "javascript:" href cannot reach a reader.
+    if isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) < 500 and " " not in url:
+        return url
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    """What the templates show of one entry; text only, escaped by the templates."""
+
+    position: int
+    title: str
+    title_wrapped: str
+    abstract: str
+    abstract_wrapped: str
+    search_text: str
+    authors: str
+    authors_wrapped: str
+    url: str | None
+    links: tuple[tuple[str, str], ...]
+    upvotes: int
+    pinned: bool
+
+
+def _entry_view(entry: EditionEntry) -> EntryView:
+    paper = entry.paper
+    links: list[tuple[str, str]] = []
+    if paper.arxiv_id:
+        links += [
+            ("Paper page", f"https://huggingface.co/papers/{paper.arxiv_id}"),
+            ("arXiv", f"https://arxiv.org/abs/{paper.arxiv_id}"),
+            ("PDF", f"https://arxiv.org/pdf/{paper.arxiv_id}"),
+        ]
+    known = {url for _, url in links}
+    for key, value in sorted((paper.links or {}).items()):
+        url = _safe_url(value)
+        if url and url not in known and len(links) < 5:
+            links.append((str(key).replace("_", " ").capitalize()[:30], url))
+            known.add(url)
+    authors = [str(a) for a in (paper.authors or []) if str(a).strip()]
+    authors_line = ", ".join(authors[:MAX_AUTHORS]) + (" et al." if len(authors) > MAX_AUTHORS else "")
+    abstract = trim_text(paper.abstract)
+    return EntryView(
+        position=entry.position,
+        title=" ".join(paper.title.split()),
+        title_wrapped=fill_paragraph(paper.title),
+        abstract=abstract,
+        abstract_wrapped=fill_paragraph(abstract),
+        search_text=f"{paper.title}\n{paper.abstract}",
+        authors=authors_line,
+        authors_wrapped=fill_paragraph(authors_line),
+        url=links[0][1] if links else None,
+        links=tuple(links),
+        upvotes=max(paper.upvotes, 0),
+        pinned=entry.pinned,
+    )
+
+
+def _entries(edition: Edition) -> list[EditionEntry]:
+    # Use the archive's prefetch when there is one, so a list of editions costs one query for all their entries.
+    if "entries" in getattr(edition, "_prefetched_objects_cache", {}):
+        return list(edition.entries.all())
+    return list(edition.entries.select_related("paper").order_by("position"))
+
+
+# --- CSS inlining -------------------------------------------------------------------------------------------
+
+
+def inline_css(document: str) -> str:
+    """Move the ``<style>`` rules onto the elements (Gmail and Outlook ignore most stylesheets).
+
+    The same inliner as ``subscribers.emails``. ``@media`` rules (dark mode) cannot be inlined and stay in a
+    ``<style>`` block for the clients that honour them; classes stay so those rules still match.
+    """
+    return _INLINER.inline(document)
+
+
+def _inline_fragments(fragments: Mapping[str, str], slot: Slots, *, rows: frozenset[str]) -> dict[str, str]:
+    """Inline many HTML fragments with the edition's stylesheet in one pass, and cut them apart again.
+
+    Table rows (the names in ``rows``) go inside a table of their own: an HTML5 parser moves anything it finds
+    between rows out of the table, so that is the only place they survive as they are.
+    """
+    css = render_to_string("emails/edition/style.css")
+    parts = [f"<html><head><style>{css}</style></head><body>"]
+    for name, fragment in fragments.items():
+        inner = f"<table><tbody>{fragment}</tbody></table>" if name in rows else fragment
+        parts.append(f"<div>{slot['begin_' + name]}</div><div>{inner}</div><div>{slot['end_' + name]}</div>")
+    parts.append("</body></html>")
+    inlined = inline_css("".join(parts))
+    out: dict[str, str] = {}
+    for name in fragments:
+        inner = r"<table><tbody>\s*(.*?)\s*</tbody></table>" if name in rows else r"\s*(.*?)\s*"
+        begin, end = re.escape(slot["begin_" + name]), re.escape(slot["end_" + name])
+        pattern = rf"<div>{begin}</div><div>{inner}</div><div>{end}</div>"
+        match = re.search(pattern, inlined, re.DOTALL)
+        if match is None:
+            raise RuntimeError(f"fragment {name!r} was lost while inlining CSS")
+        out[name] = match.group(1)
+    return out
+
+
+# --- The per-edition body -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFragment:
+    """One entry as a keyword-section card, with slots for its highlighted title and abstract."""
+
+    view: EntryView
+    html: Slotted
+    text: Slotted
+
+
+@dataclass(slots=True)
+class EditionBody:
+    """Everything shared by all recipients of one edition, rendered once."""
+
+    edition_id: int
+    date_label: str
+    frequency: str
+    subject: str
+    archive_url: str
+    html: Slotted  # slots: keywords, footer
+    text: Slotted
+    footer_html: Slotted  # slots: preferences_url, unsubscribe_url
+    footer_text: Slotted
+    archive_footer_html: str
+    archive_footer_text: str
+    keywords_open_html: Slotted  # slot: keywords
+    keywords_open_text: Slotted
+    keywords_none_html: Slotted
+    keywords_none_text: Slotted
+    entries: tuple[EntryFragment, ...]
+    tags: tuple[str, ...] = ()
+    # Keyword sections already rendered for this edition, per distinct keyword set (see rendering.keywords).
+    keyword_cache: OrderedDict[tuple[str, ...], tuple[str, str]] = field(default_factory=OrderedDict)
+
+
+def archive_url(edition: Edition) -> str:
+    if edition.frequency == Frequency.WEEKLY:
+        path = reverse("digest:weekly_edition", kwargs={"day": edition.date.isoformat()})
+    else:
+        path = reverse("digest:edition", kwargs={"day": edition.date.isoformat()})
+    return f"{settings.SITE_URL}{path}"
+
+
+def edition_subject(edition: Edition) -> str:
+    # One line whatever a curator pasted: a subject is a header.
+    return " ".join(edition.subject.split()) or default_subject(date=edition.date, frequency=edition.frequency)
+
+
+def _render_pair(name: str, context: dict[str, Any]) -> tuple[str, str]:
+    return render_to_string(f"emails/edition/{name}.html", context), render_to_string(
+        f"emails/edition/{name}.txt", context
+    )
+
+
+def edition_body(edition: Edition) -> EditionBody:
+    """Render the shared parts of ``edition`` once: about two queries and two CSS-inlining passes."""
+    slot = Slots()
+    views = [_entry_view(entry) for entry in _entries(edition)]
+    date_label = f"{edition.date:%A} {edition.date.day} {edition.date:%B %Y}"
+    weekly = edition.frequency == Frequency.WEEKLY
+    context: dict[str, Any] = {
+        "slot": slot,
+        "name": settings.NEWSLETTER_NAME,
+        "subject": edition_subject(edition),
+        "dateline": f"The week to {date_label}" if weekly else date_label,
+        "list_title": "The week's most-discussed papers" if weekly else "Today's trending papers",
+        "intro": edition.intro.strip(),
+        "entries": views,
+        "archive_url": archive_url(edition),
+        "site_url": settings.SITE_URL,
+        "subscribe_url": f"{settings.SITE_URL}/",
+        "archive_index_url": f"{settings.SITE_URL}{reverse('digest:edition_list')}",
+    }
+    html_doc = wrap_long_lines(inline_css(render_to_string("emails/edition/body.html", context)))
+    text_doc = render_to_string("emails/edition/body.txt", context)
+
+    fragments: dict[str, str] = {"browser": render_to_string("emails/edition/browser.html", context)}
+    texts: dict[str, str] = {"browser": f"View in your browser: {context['archive_url']}"}
+    for name, template, extra in (
+        ("footer", "footer", {"personal": True}),
+        ("archive_footer", "footer", {"personal": False}),
+        ("keywords_open", "keywords_open", {"keywords": slot.keywords}),
+        ("keywords_none", "keywords_none", {"keywords": slot.keywords}),
+    ):
+        fragments[name], texts[name] = _render_pair(template, {**context, **extra})
+    card_slots = {
+        "title_html": slot.title,
+        "abstract_html": slot.abstract,
+        "title_text": slot.title,
+        "abstract_text": slot.abstract,
+    }
+    for view in views:
+        card_context = {**context, **card_slots, "entry": view}
+        fragments[f"card_{view.position}"], texts[f"card_{view.position}"] = _render_pair("card", card_context)
+    rows = frozenset(name for name in fragments if name.startswith(("card_", "keywords_")))
+    inlined = {name: wrap_long_lines(value) for name, value in _inline_fragments(fragments, slot, rows=rows).items()}
+
+    # The "view in browser" line is the same for everyone; filling it now leaves only per-recipient slots.
+    html_body = slot.split(html_doc.replace(slot.browser, inlined["browser"]))
+    text_body = slot.split(text_doc.replace(slot.browser, texts["browser"]))
+    body = EditionBody(
+        edition_id=edition.pk,
+        date_label=date_label,
+        frequency=edition.frequency,
+        subject=edition_subject(edition),
+        archive_url=context["archive_url"],
+        html=html_body,
+        text=text_body,
+        footer_html=slot.split(inlined["footer"]),
+        footer_text=slot.split(texts["footer"].strip()),
+        archive_footer_html=inlined["archive_footer"],
+        archive_footer_text=texts["archive_footer"].strip(),
+        keywords_open_html=slot.split(inlined["keywords_open"]),
+        keywords_open_text=slot.split(texts["keywords_open"]),
+        keywords_none_html=slot.split(inlined["keywords_none"]),
+        keywords_none_text=slot.split(texts["keywords_none"]),
+        entries=tuple(
+            EntryFragment(
+                view=view,
+                html=slot.split(inlined[f"card_{view.position}"]),
+                text=slot.split(texts[f"card_{view.position}"]),
+            )
+            for view in views
+        ),
+        tags=("edition", f"edition-{edition.frequency}"),
+    )
+    if body.html.slots != {"keywords", "footer"} or body.text.slots != {"keywords", "footer"}:
+        raise RuntimeError(f"edition templates lost a slot: {sorted(body.html.slots)} / {sorted(body.text.slots)}")
+    return body

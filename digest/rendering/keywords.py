@@ -1,0 +1,134 @@
+"""A reader's keywords: cleaned when typed, normalised into a cache key, matched and highlighted in the edition.
+
+The edition's keyword section lists the papers that match a reader's keywords first, matches highlighted. It is
+rendered once per distinct keyword set and cached on the edition body, since many readers share theirs.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+
+from digest.rendering.body import EditionBody
+from digest.rendering.slots import fill_paragraph, wrap_long_lines
+
+# What a reader may type (checked when they save their preferences).
+KEYWORD_MAX_LENGTH = 50
+KEYWORDS_MAX_COUNT = 20
+# What the renderer uses of a stored list, whatever it holds (lists saved before the checks, hand-edited rows).
+MAX_KEYWORDS = 20
+MAX_KEYWORD_LENGTH = 60
+# Distinct keyword sets seen while sending one edition; a bound keeps a pathological list from holding memory.
+KEYWORD_CACHE_SIZE = 4096
+
+
+def clean_keywords(items: list[str]) -> list[str]:
+    """What a reader typed, as the list to store: trimmed, de-duplicated case-insensitively, in their order.
+
+    ``ValidationError`` for anything that is not text, holds a control character or breaks a limit.
+    """
+    keywords: list[str] = []
+    seen: set[str] = set()
+    for item in items:
+        if not isinstance(item, str):
+            raise ValidationError("Keywords must be text.", code="invalid")
+        keyword = " ".join(item.split())
+        if not keyword:
+            continue
+        if any(unicodedata.category(ch).startswith("C") for ch in keyword):
+            raise ValidationError("Keywords may not contain control characters.", code="invalid")
+        if len(keyword) > KEYWORD_MAX_LENGTH:
+            raise ValidationError(f"Each keyword has at most {KEYWORD_MAX_LENGTH} characters.", code="max_length")
+        if keyword.casefold() not in seen:
+            seen.add(keyword.casefold())
+            keywords.append(keyword)
+    if len(keywords) > KEYWORDS_MAX_COUNT:
+        raise ValidationError(f"At most {KEYWORDS_MAX_COUNT} keywords.", code="max_count")
+    return keywords
+
+
+def normalize_keywords(keywords: Iterable[object]) -> tuple[str, ...]:
+    """Distinct, lower-cased, trimmed keywords in a stable order: the cache key of a keyword section."""
+    seen: set[str] = set()
+    for keyword in keywords or ():
+        if not isinstance(keyword, str):
+            continue
+        value = " ".join(keyword.split()).lower()[:MAX_KEYWORD_LENGTH]
+        if value:
+            seen.add(value)
+    return tuple(sorted(seen))[:MAX_KEYWORDS]
+
+
+def keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
+    # Longest first so "language model" wins over "language"; anchored at a word start so "rag" misses "storage".
+    alternatives = "|".join(re.escape(k) for k in sorted(keywords, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})", re.IGNORECASE)
+
+
+# The section sits in a row of the edition's layout table, as a table of its own rows.
+_SECTION_OPEN = '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">'
+# The highlight is added per keyword set, after the CSS pass, so it carries its style itself (same as .tp-hl).
+HIGHLIGHT_STYLE = "background-color:#fde047; color:#18181b; font-weight:bold"
+
+
+def highlight_html(text: str, pattern: re.Pattern[str]) -> str:
+    """``text`` escaped, with each match wrapped in a highlight. Matches are found in the text, not in its HTML."""
+    out: list[str] = []
+    last = 0
+    for match in pattern.finditer(text):
+        out.append(html.escape(text[last : match.start()]))
+        out.append(f'<mark class="tp-hl" style="{HIGHLIGHT_STYLE}">{html.escape(match.group(0))}</mark>')
+        last = match.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+def highlight_text(text: str, pattern: re.Pattern[str]) -> str:
+    return pattern.sub(lambda m: f"*{m.group(0)}*", text)
+
+
+def keyword_section(body: EditionBody, keywords: Iterable[object]) -> tuple[str, str]:
+    """(html, text) of the keyword section for this keyword set: matching papers first, matches highlighted.
+
+    Cached on the body per distinct keyword set, since many readers share theirs.
+    """
+    key = normalize_keywords(keywords)
+    if not key:
+        return "", ""
+    cache = body.keyword_cache
+    cached = cache.get(key)
+    if cached is not None:
+        cache.move_to_end(key)
+        return cached
+    pattern = keyword_pattern(key)
+    shown = html.escape(", ".join(key))
+    html_parts: list[str] = []
+    text_parts: list[str] = []
+    for fragment in body.entries:
+        view = fragment.view
+        if not pattern.search(view.search_text):
+            continue
+        html_parts.append(
+            fragment.html.fill(
+                {"title": highlight_html(view.title, pattern), "abstract": highlight_html(view.abstract, pattern)}
+            )
+        )
+        title_text = fill_paragraph(highlight_text(view.title, pattern))
+        abstract_text = fill_paragraph(highlight_text(view.abstract, pattern))
+        text_parts.append(fragment.text.fill({"title": title_text, "abstract": abstract_text}))
+    if html_parts:
+        section_html = body.keywords_open_html.fill({"keywords": shown}) + "\n" + "\n".join(html_parts)
+        section_html = f"{_SECTION_OPEN}\n{section_html}\n</table>"
+        section_text = body.keywords_open_text.fill({"keywords": ", ".join(key)}) + "\n" + "\n".join(text_parts) + "\n"
+    else:
+        section_html = f"{_SECTION_OPEN}\n{body.keywords_none_html.fill({'keywords': shown})}\n</table>"
+        section_text = body.keywords_none_text.fill({"keywords": ", ".join(key)})
+    result = (wrap_long_lines(section_html), section_text)
+    cache[key] = result
+    if len(cache) > KEYWORD_CACHE_SIZE:
+        cache.popitem(last=False)
+    return result

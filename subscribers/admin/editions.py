@@ -1,0 +1,115 @@
+"""The edition admin's reader-facing parts: delivery figures, the preview as a reader, "send a test", "send now".
+
+``digest`` registers an ``EditionAdmin`` that knows only the edition (entries, curation, approve / hold). This
+module swaps in a subclass that adds what needs subscribers too, so the edition page shows one panel while the
+imports point one way: subscribers -> digest, never back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from digest import curation
+from digest.admin.editions import Button, EditionAdmin, Moves, count_of
+from digest.models import Edition
+from digest.rendering.keywords import clean_keywords
+from subscribers.curation import edition_send_queue
+from subscribers.models import Delivery
+from subscribers.preview import edition_preview, preview_recipient
+from subscribers.reports import delivery_figures, delivery_problems
+from subscribers.sending_test import edition_send_test
+
+S = Delivery.Status
+
+# Importing digest.admin.editions above registered digest's EditionAdmin; this subclass takes its place.
+admin.site.unregister(Edition)
+
+
+@admin.register(Edition)
+class EditionDeliveryAdmin(EditionAdmin):
+    list_display = [*EditionAdmin.list_display, "sent", "problems"]
+    change_form_template = "admin/subscribers/edition/change_form.html"
+    confirm_moves = (*EditionAdmin.confirm_moves, "send_now")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Edition]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_sent=count_of(Delivery.objects.exclude(status__in=[S.QUEUED, S.SENDING, S.FAILED, S.SKIPPED])),
+                n_problems=count_of(Delivery.objects.filter(status__in=[S.FAILED, S.BOUNCED, S.COMPLAINED])),
+            )
+        )
+
+    @admin.display(description="sent", ordering="n_sent")
+    def sent(self, obj: Edition) -> int:
+        return obj.n_sent
+
+    @admin.display(description="failed / bounced / complained", ordering="n_problems")
+    def problems(self, obj: Edition) -> int:
+        return obj.n_problems
+
+    # --- Moves: a test to the curator, and sending now ------------------------------------------------------
+
+    def get_moves(self) -> Moves:
+        return {
+            **super().get_moves(),
+            "send_test": ("view", self._do_send_test),  # a curator who may only look can still test
+            "send_now": ("change", self._do_send_now),
+        }
+
+    def get_buttons(self, request: HttpRequest, edition: Edition) -> list[Button]:
+        # "Cancel edition" stays the last button, apart from the others.
+        *moves, cancel = super().get_buttons(request, edition)
+        can_change = self.has_change_permission(request, edition)
+        sendable = (*curation.APPROVABLE, Edition.Status.APPROVED)
+        return [
+            ("send_test", "Send a test to me", "", True),
+            *moves,
+            ("send_now", "Send now", "", can_change and edition.status in sendable),
+            cancel,
+        ]
+
+    def _do_send_test(self, request: HttpRequest, edition: Edition) -> str:
+        address = request.user.email
+        if not address:
+            raise curation.EditionStateError("Your staff account has no email address: add one to get a test.")
+        message_id = edition_send_test(edition=edition, email=address, keywords=self._preview_keywords(request))
+        return f"Test sent to {address} ({message_id})"
+
+    def _do_send_now(self, request: HttpRequest, edition: Edition) -> str:
+        if edition.status in curation.APPROVABLE:
+            # "Send now" on a draft is the curator's approval too; it is logged as part of this move.
+            curation.edition_approve(edition=edition, user=request.user)
+        chunks = edition_send_queue(edition=edition)
+        return f"Sending started: {chunks} chunk(s) queued"
+
+    @staticmethod
+    def _preview_keywords(request: HttpRequest) -> list[str] | None:
+        raw = request.POST.get("keywords", request.GET.get("keywords"))
+        if raw is None or not raw.strip():
+            return None
+        try:
+            return clean_keywords(raw.replace(";", ",").split(","))
+        except ValidationError:  # a bad keyword list just previews without one
+            return None
+
+    # --- The change page: figures, failures and the preview beside the curation panel -----------------------
+
+    def panel_context(self, request: HttpRequest, edition: Edition) -> dict[str, Any]:
+        keywords = self._preview_keywords(request)
+        recipient = preview_recipient(email=request.user.email, keywords=keywords)
+        figures = delivery_figures(edition_ids=[edition.pk])[edition.pk]
+        return {
+            **super().panel_context(request, edition),
+            "preview": edition_preview(edition=edition, recipient=recipient),
+            "preview_keywords": ", ".join(keywords or []),
+            "figures": figures.as_rows(),
+            "figures_total": figures.total,
+            "problems": list(delivery_problems(edition_id=edition.pk)),
+        }

@@ -1,0 +1,46 @@
+"""The edition for one reader: the shared body (``digest.rendering``) with this reader's slots filled.
+
+The body is rendered once per edition; here each recipient only gets their keyword section (cached per keyword set
+on the body) and their own footer links pasted into its slots: no query and no template rendering per recipient.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from anymail.message import AnymailMessage
+
+from digest.rendering.body import EditionBody
+from digest.rendering.keywords import keyword_section
+from subscribers.emails import RenderedEmail, build_message
+from subscribers.links import subscribed_links
+
+
+class Recipient(Protocol):
+    """A subscriber, or the preview's stand-in for a staff member who is not on the list."""
+
+    pk: int
+    email: str
+    keywords: list[str]
+    token_key: str
+
+
+def edition_message(body: EditionBody, subscriber: Recipient, *, connection: Any = None) -> AnymailMessage:
+    """The edition for one subscriber, ready to send: no query and no template rendering here."""
+    personal = subscribed_links(subscriber)  # one signature per purpose, the URL paths reversed once per process
+    links = {"preferences_url": personal.preferences_url, "unsubscribe_url": personal.unsubscribe_url}
+    keywords_html, keywords_text = keyword_section(body, subscriber.keywords)
+    rendered = RenderedEmail(
+        subject=body.subject,
+        text=body.text.fill({"keywords": keywords_text, "footer": body.footer_text.fill(links)}),
+        html=body.html.fill({"keywords": keywords_html, "footer": body.footer_html.fill(links)}),
+    )
+    return build_message(
+        rendered=rendered,
+        to=subscriber.email,
+        headers=personal.list_unsubscribe_headers,
+        tags=list(body.tags),
+        # Strings, because several ESPs hand metadata back to webhooks as strings whatever was sent.
+        metadata={"edition_id": str(body.edition_id), "subscriber_id": str(subscriber.pk)},
+        connection=connection,
+    )
