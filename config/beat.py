@@ -22,7 +22,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import django
+import redis
 from celery.beat import PersistentScheduler
+from django.conf import settings
+
+from config.health import last_beat_tick, record_beat_tick
 
 logger = logging.getLogger("config.beat")
 
@@ -30,13 +34,10 @@ logger = logging.getLogger("config.beat")
 class GuardedScheduler(PersistentScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         django.setup()  # beat does not always set Django up before the scheduler needs the cache and settings
-        from django.conf import settings
 
         self.lock_ttl = float(settings.BEAT_LOCK_TTL)
         self.lock = None
         if settings.REDIS_URL:
-            import redis
-
             client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
             # thread_local=False: beat ticks from one thread, but the token must survive across ticks regardless.
             self.lock = client.lock(settings.BEAT_LOCK_KEY, timeout=self.lock_ttl, thread_local=False)
@@ -48,8 +49,6 @@ class GuardedScheduler(PersistentScheduler):
         self.max_interval = min(self.max_interval, self.lock_ttl / 3)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        from config.health import last_beat_tick, record_beat_tick
-
         started = datetime.now(UTC)
         if not self._lead():
             if not self.announced_standby:
@@ -75,8 +74,6 @@ class GuardedScheduler(PersistentScheduler):
         """Take or renew the lock; True while this process leads."""
         if self.lock is None:
             return True
-        import redis
-
         try:
             if self.leading:
                 self.lock.reacquire()
@@ -102,8 +99,6 @@ class GuardedScheduler(PersistentScheduler):
     def close(self) -> None:
         super().close()
         if self.lock is not None and self.leading:
-            import redis
-
             # Hand over at once on a clean stop instead of making the standby wait for the lock to expire.
             try:
                 self.lock.release()

@@ -12,9 +12,17 @@ from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import boto3
+import botocore.exceptions
+import requests
+from botocore.config import Config
 from django.conf import settings
+from django.core.checks import WARNING, run_checks
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from config.esp import ESPS
+from config.health import check_broker as probe_broker
 
 
 @dataclass(frozen=True)
@@ -28,9 +36,6 @@ class Finding:
 
 
 def check_database() -> list[Finding]:
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
     try:
         connection.ensure_connection()
     except Exception as exc:
@@ -59,9 +64,7 @@ def check_database() -> list[Finding]:
 
 
 def check_broker() -> list[Finding]:
-    from config.health import check_broker as probe
-
-    result = probe(timeout=3.0)
+    result = probe_broker(timeout=3.0)
     if not result["ok"]:
         return [
             Finding(
@@ -162,10 +165,6 @@ def check_esp() -> list[Finding]:
 
 
 def check_amazon_ses() -> list[Finding]:
-    import boto3
-    import botocore.exceptions
-    from botocore.config import Config
-
     params = dict(settings.ANYMAIL.get("AMAZON_SES_CLIENT_PARAMS", {}))
     params.pop("config", None)
     client = boto3.client(
@@ -231,8 +230,6 @@ def check_amazon_ses() -> list[Finding]:
 def _http_probe(
     esp: str, path: str, *, headers: dict[str, str] | None = None, auth: tuple[str, str] | None = None
 ) -> tuple[Finding, Any]:
-    import requests
-
     spec = ESPS[esp]
     base = str(settings.ANYMAIL.get(spec.api_url_setting) or spec.default_api_url)
     url = urljoin(base if base.endswith("/") else base + "/", path)
@@ -352,8 +349,6 @@ def check_deploy_settings() -> list[Finding]:
                 warning=True,
             )
         ]
-    from django.core.checks import WARNING, run_checks
-
     problems = [m for m in run_checks(include_deployment_checks=True) if m.level >= WARNING]
     if not problems:
         return [Finding("settings", True, "manage.py check --deploy is clean")]

@@ -3,16 +3,19 @@
 - ``database`` and ``broker`` are hard checks: without them the web cannot take sign-ups, so the answer is 503 and
   the load balancer takes this instance out.
 - ``beat`` (age of the last scheduler tick), ``transactional_queue`` (age of the last heartbeat task a worker ran)
-  and ``edition`` (the latest edition's status) are soft: a stale beat or
+  and the apps' own checks (``edition``: the latest edition's status) are soft: a stale beat or
   a stuck send does not make this web process unable to serve pages, so they turn the status to ``degraded`` with
   HTTP 200. A monitor that should page on them asks ``/healthz?strict=1``, which answers 503 on ``degraded`` too.
+
+The apps register their checks (``register_check``) from their ``AppConfig.ready()``, the way Django's own system
+checks are registered: this module sits below the apps and never imports them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -22,8 +25,20 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from kombu import Connection
+
+from config.routing import QUEUES
+from config.tasks import WORKER_HEARTBEAT_KEY
 
 BEAT_TICK_KEY = "ops:beat:last-tick"
+
+Check = Callable[[], dict[str, Any]]
+# name -> check, in registration order (INSTALLED_APPS order). Each reads the database, so runs only when it answers.
+APP_CHECKS: dict[str, Check] = {}
+
+
+def register_check(name: str, check: Check) -> None:
+    APP_CHECKS[name] = check
 
 
 def record_beat_tick(when: datetime) -> None:
@@ -48,8 +63,6 @@ def check_database() -> dict[str, Any]:
 
 
 def check_broker(timeout: float = 2.0) -> dict[str, Any]:
-    from kombu import Connection
-
     started = time.monotonic()
     url = settings.CELERY_BROKER_URL
     try:
@@ -74,8 +87,6 @@ def check_broker(timeout: float = 2.0) -> dict[str, Any]:
 def queue_backlog(conn: Any) -> dict[str, int]:
     """Messages waiting per queue (Redis keeps each queue as a list): a growing ``sending`` count means more
     sending workers, a non-zero ``transactional`` one that confirmations are waiting."""
-    from config.routing import QUEUES
-
     client = conn.default_channel.client
     return {queue.name: int(client.llen(queue.name)) for queue in QUEUES}
 
@@ -93,8 +104,6 @@ def check_beat() -> dict[str, Any]:
 
 def check_transactional_queue() -> dict[str, Any]:
     """Age of the last heartbeat a worker ran: beat sends it through the queue confirmations use."""
-    from config.tasks import WORKER_HEARTBEAT_KEY
-
     try:
         value = cache.get(WORKER_HEARTBEAT_KEY)
     except Exception as exc:
@@ -105,30 +114,7 @@ def check_transactional_queue() -> dict[str, Any]:
     return {"ok": age <= settings.BEAT_STALE_SECONDS, "age_seconds": round(age, 1)}
 
 
-def check_edition() -> dict[str, Any]:
-    from digest.models import Edition
-
-    edition = Edition.objects.order_by("-date", "-id").only("date", "frequency", "status", "send_started_at").first()
-    if edition is None:
-        return {"ok": True, "edition": None}
-    report: dict[str, Any] = {
-        "ok": True,
-        "date": edition.date.isoformat(),
-        "frequency": edition.frequency,
-        "status": edition.status,
-    }
-    stuck_after = timedelta(minutes=settings.EDITION_STUCK_MINUTES)
-    if (
-        edition.status == Edition.Status.SENDING
-        and edition.send_started_at
-        and timezone.now() - edition.send_started_at > stuck_after
-    ):
-        report["ok"] = False
-        report["error"] = f"sending for more than {settings.EDITION_STUCK_MINUTES} minutes"
-    return report
-
-
-def _safely(check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _safely(check: Check) -> dict[str, Any]:
     # A probe must answer with what is wrong, never with a 500 (e.g. a database reachable but not migrated).
     try:
         return check()
@@ -145,9 +131,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "beat": _safely(check_beat),
         "transactional_queue": _safely(check_transactional_queue),
     }
-    checks["edition"] = (
-        _safely(check_edition) if checks["database"]["ok"] else {"ok": False, "error": "database unreachable"}
-    )
+    for name, check in APP_CHECKS.items():
+        checks[name] = _safely(check) if checks["database"]["ok"] else {"ok": False, "error": "database unreachable"}
     if not (checks["database"]["ok"] and checks["broker"]["ok"]):
         status = "fail"
     elif all(check["ok"] for check in checks.values()):

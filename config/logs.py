@@ -17,6 +17,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from celery import current_task
 from pythonjsonlogger.json import JsonFormatter
 
 CONTEXT_FIELDS = (
@@ -36,8 +37,6 @@ class CeleryTaskFilter(logging.Filter):
     """Adds the running Celery task's id and name to each record, when there is one."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from celery import current_task
-
         task = current_task._get_current_object() if current_task else None
         request = getattr(task, "request", None)
         if request is not None and getattr(request, "id", None):

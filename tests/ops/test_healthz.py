@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from config.health import BEAT_TICK_KEY, record_beat_tick
+from config.health import APP_CHECKS, BEAT_TICK_KEY, record_beat_tick
 from config.tasks import WORKER_HEARTBEAT_KEY, heartbeat
 from digest.models import Edition
 from tests.support.services import free_port
@@ -111,7 +111,7 @@ def test_a_check_that_crashes_is_reported_not_a_500(client: Client, fresh: None,
     def unmigrated() -> None:
         raise DatabaseError('relation "digest_edition" does not exist')
 
-    monkeypatch.setattr("config.health.check_edition", unmigrated)
+    monkeypatch.setitem(APP_CHECKS, "edition", unmigrated)
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["checks"]["edition"] == {
