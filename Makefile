@@ -50,6 +50,7 @@ browser:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 # Uses PostgreSQL and Redis on 127.0.0.1 when they answer (and DATABASE_URL / REDIS_URL are not set).
