@@ -209,6 +209,19 @@ for _rate_name, _rate in (
 # right of X-Forwarded-For (0 = trust only REMOTE_ADDR, so a client cannot forge its IP).
 NUMBER_OF_PROXIES = read_int("NUMBER_OF_PROXIES")
 
+# --- Clicks (subscribers/clicks/) --------------------------------------------------------------------------
+# Paper links in editions go through the site's own redirect, which records one click per reader, edition, paper and
+# link kind. Off: emails carry the plain links and nothing is recorded.
+TRACK_CLICKS = read_bool("TRACK_CLICKS")
+# A click this many seconds or less after its delivery was sent is taken for a mail scanner: recorded, not counted.
+SCANNER_WINDOW = read_int("SCANNER_WINDOW")
+# With Redis, the redirect appends each click to a Redis stream and beat drains it into the database this often.
+CLICK_DRAIN_SECONDS = read_int("CLICK_DRAIN_SECONDS")
+CLICK_STREAM_KEY = read_str("CLICK_STREAM_KEY")
+# Trending: weight * log2(1 + readers who clicked the paper in the last TRENDING_CLICK_DAYS days); 0 turns it off.
+TRENDING_CLICK_WEIGHT = read_float("TRENDING_CLICK_WEIGHT")
+TRENDING_CLICK_DAYS = read_int("TRENDING_CLICK_DAYS")
+
 # --- Celery ------------------------------------------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -273,6 +286,10 @@ CELERY_BEAT_SCHEDULE = {
     "deliveries-sweep": {
         "task": "subscribers.tasks.sending.sweep_deliveries",
         "schedule": timedelta(seconds=NEWSLETTER_SWEEP_SECONDS),
+    },
+    "clicks-drain": {
+        "task": "subscribers.tasks.clicks.drain_clicks",
+        "schedule": timedelta(seconds=CLICK_DRAIN_SECONDS),
     },
     "poll-sources": {
         "task": "digest.tasks.poll_sources",

@@ -167,3 +167,21 @@ class EditionEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.position} {self.paper_id}"
+
+
+class PaperClicks(models.Model):
+    """Readers who clicked a paper for the first time on ``day`` (scanners and bots left out).
+
+    A count with no reader in it: the subscribers side writes it as it records clicks, and trending reads it, so
+    digest never needs to know about readers.
+    """
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="click_days")
+    day = models.DateField()
+    readers = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["paper", "day"], name="paper_clicks_once_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} on {self.day}: {self.readers}"

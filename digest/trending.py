@@ -1,12 +1,14 @@
 """The trending list: score the papers seen in a window, and build an edition from the best of them.
 
-A paper's score is the sum of four parts, each kept on its edition entry so a curator can see why it is there:
+A paper's score is the sum of its parts, each kept on its edition entry so a curator can see why it is there:
 
 - ``appearances``: how often it was listed in the window, each listing weighted by its recency (a paper listed
   every day of the week outranks one listed once);
 - ``upvotes``: log2(1 + the most upvotes seen in the window), so 1,000 upvotes do not drown everything else;
 - ``recency``: ``RECENCY_WEIGHT`` halving every ``half_life_days`` since the paper was last listed;
-- ``boost``: the curator's boost, added as is.
+- ``boost``: the curator's boost, added as is;
+- ``clicks``: ``TRENDING_CLICK_WEIGHT`` * log2(1 + readers who clicked the paper in the newsletter in the last
+  ``TRENDING_CLICK_DAYS`` days, scanners left out); absent when the weight is 0.
 
 Pinned papers come first (by score among themselves), hidden papers never appear.
 """
@@ -24,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from digest.models import Appearance, Edition, EditionEntry, Frequency, Paper
+from digest.readership import clicks_part, recent_readers
 
 APPEARANCE_WEIGHT = 1.0
 UPVOTE_WEIGHT = 1.0
@@ -74,7 +77,7 @@ def score_papers(
     """The papers listed in the ``window_days`` days ending ``as_of`` (inclusive), best first.
 
     Pinned papers come first, hidden papers are left out; ``limit`` cuts the list after ordering.
-    Two queries, however many papers: the window's appearances, then their papers.
+    Three queries, however many papers: the window's appearances, their papers, their readers' clicks.
     """
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
@@ -92,6 +95,8 @@ def score_papers(
     if not ages:
         return []
     papers = Paper.objects.in_bulk(list(ages))
+    clicks_on = settings.TRENDING_CLICK_WEIGHT > 0
+    readers = recent_readers(as_of=as_of) if clicks_on else {}
 
     scored: list[ScoredPaper] = []
     for paper_id, paper_ages in ages.items():
@@ -107,6 +112,8 @@ def score_papers(
             "recency": _round(RECENCY_WEIGHT * 0.5 ** (newest / half_life_days)),
             "boost": _round(paper.boost),
         }
+        if clicks_on:
+            parts["clicks"] = _round(clicks_part(readers.get(paper_id, 0)))
         scored.append(
             ScoredPaper(
                 paper=paper,

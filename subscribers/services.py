@@ -29,6 +29,7 @@ from django.utils.crypto import salted_hmac
 from digest.models import Frequency
 from digest.rendering.keywords import clean_keywords
 from subscribers import links
+from subscribers.clicks.export import clicks_export
 from subscribers.emails import build_message, render_email
 from subscribers.models import Subscriber, Suppression
 
@@ -335,11 +336,13 @@ def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
             "ip_hash": subscriber.consent_ip_hash,
         },
         "deliveries": deliveries,
+        "clicks": clicks_export(subscriber_id=subscriber.pk),
     }
 
 
 def subscriber_delete(*, subscriber: Subscriber) -> None:
-    """Erase the person: the row, its deliveries and every link ever sent go; only the suppression hash stays."""
+    """Erase the person: the row, its deliveries, its clicks and every link ever sent go; only the suppression hash
+    stays (and the per-paper daily reader counts, which name nobody)."""
     with transaction.atomic():
         Suppression.objects.get_or_create(
             email_hash=email_hash(subscriber.email), defaults={"reason": Suppression.Reason.DELETED}

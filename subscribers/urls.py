@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from subscribers import views
+from subscribers.clicks.views import click_redirect
 
 app_name = "subscribers"
 
@@ -14,4 +15,6 @@ urlpatterns = [
     path("preferences/<str:token>/export/", views.export_data, name="export"),
     path("preferences/<str:token>/delete/", views.delete_me, name="delete"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    # Tracked paper links in editions (subscribers/clicks/).
+    path("r/<str:token>/<int:number>/", click_redirect, name="click"),
 ]

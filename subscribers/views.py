@@ -43,7 +43,7 @@ def _subscriber_for(token: str, purpose: Purpose, *, max_age: timedelta | None =
 
 
 def _landing_context(form: SubscribeForm | None = None) -> dict[str, object]:
-    return {"form": form or SubscribeForm(), "consent_text": CONSENT_TEXT}
+    return {"form": form or SubscribeForm(), "consent_text": CONSENT_TEXT, "track_clicks": settings.TRACK_CLICKS}
 
 
 @require_GET

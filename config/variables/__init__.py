@@ -1,7 +1,7 @@
 """The one registry of environment variables, and the typed readers the settings take them through.
 
 Adding a variable is one ``Variable`` entry in the module of its group (``service.py``, ``newsletter.py``,
-``mail.py``, ``tooling.py``), one ``read_*("NAME")`` where the settings take it, and ``make docs`` to regenerate
+``mail.py``, ``clicks.py``, ``tooling.py``), one ``read_*("NAME")`` where the settings take it, and ``make docs`` to regenerate
 the README's tables, ``.env.example`` and ``deploy/env.example``. ``tests/config/test_variables.py`` fails until the
 three agree with the code.
 
@@ -18,6 +18,7 @@ from typing import TypeVar
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.variables.clicks import CLICKS
 from config.variables.mail import EMAIL, ESP_KEYS
 from config.variables.newsletter import NEWSLETTER_VARIABLES
 from config.variables.service import SERVICE
@@ -38,7 +39,7 @@ __all__ = [
     "variable",
 ]
 
-REGISTRY: tuple[Variable, ...] = (*SERVICE, *EMAIL, *ESP_KEYS, *NEWSLETTER_VARIABLES, *TOOLING)
+REGISTRY: tuple[Variable, ...] = (*SERVICE, *EMAIL, *ESP_KEYS, *NEWSLETTER_VARIABLES, *CLICKS, *TOOLING)
 _BY_NAME: dict[str, Variable] = {}
 for _entry in REGISTRY:
     if _entry.name in _BY_NAME:

@@ -62,6 +62,7 @@ class Group(Enum):
     INGESTION = "Ingestion"
     SENDING = "Sending"
     SUBSCRIPTIONS = "Subscriptions"
+    CLICKS = "Clicks"
     PROCESSES = "Process managers (make run, Procfile, systemd, gunicorn)"
     DEVELOPMENT = "Development, tests and benchmarks"
 

@@ -1,6 +1,17 @@
 from __future__ import annotations
 
+from subscribers.models.click import AgentClass, Click, ClickStreamMark, EditionLink, LinkKind
 from subscribers.models.delivery import Delivery, TrackingEvent
 from subscribers.models.subscriber import Subscriber, Suppression
 
-__all__ = ["Delivery", "Subscriber", "Suppression", "TrackingEvent"]
+__all__ = [
+    "AgentClass",
+    "Click",
+    "ClickStreamMark",
+    "Delivery",
+    "EditionLink",
+    "LinkKind",
+    "Subscriber",
+    "Suppression",
+    "TrackingEvent",
+]

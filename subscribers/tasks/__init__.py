@@ -1,7 +1,7 @@
-"""Celery discovers ``subscribers.tasks``: transactional mail (confirmations) and edition sending live apart."""
+"""Celery discovers ``subscribers.tasks``: transactional mail (confirmations), edition sending and the click drain."""
 
 from __future__ import annotations
 
-from subscribers.tasks import sending, transactional
+from subscribers.tasks import clicks, sending, transactional
 
-__all__ = ["sending", "transactional"]
+__all__ = ["clicks", "sending", "transactional"]

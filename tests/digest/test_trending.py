@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from digest.models import Edition, EditionEntry, Frequency
+from digest.models import Edition, EditionEntry, Frequency, PaperClicks
 from digest.trending import EditionFrozenError, default_subject, edition_build, score_papers
 from tests.factories import make_appearance, make_paper, make_seen_paper
 
@@ -22,11 +22,12 @@ def test_score_parts_add_up_and_explain_the_order() -> None:
 
     assert [s.paper for s in scored] == [popular, quiet]
     top = scored[0]
-    assert set(top.parts) == {"appearances", "upvotes", "recency", "boost"}
+    assert set(top.parts) == {"appearances", "upvotes", "recency", "boost", "clicks"}
     assert top.parts["upvotes"] == pytest.approx(math.log2(256))
     assert top.parts["appearances"] == pytest.approx(1.0)
     assert top.parts["recency"] == pytest.approx(2.0)
     assert top.parts["boost"] == 0.0
+    assert top.parts["clicks"] == 0.0
     assert top.score == pytest.approx(sum(top.parts.values()), abs=1e-3)
     assert (top.appearances, top.max_upvotes, top.last_listed) == (1, 255, DAY)
 
@@ -189,3 +190,51 @@ def test_an_empty_window_builds_an_empty_edition() -> None:
 def test_unknown_frequency_is_refused() -> None:
     with pytest.raises(ValueError, match="frequency"):
         edition_build(date=DAY, frequency="hourly")
+
+
+# --- Readers' clicks ---------------------------------------------------------------------------------------
+
+
+def test_readers_clicks_lift_a_paper_above_an_otherwise_equal_one() -> None:
+    first = make_seen_paper(listed_date=DAY, upvotes=10)
+    clicked = make_seen_paper(listed_date=DAY, upvotes=10)
+    PaperClicks.objects.create(paper=clicked, day=DAY - timedelta(days=1), readers=3)
+
+    scored = score_papers(as_of=DAY, window_days=7)
+
+    assert [s.paper for s in scored] == [clicked, first]
+    assert scored[0].parts["clicks"] == pytest.approx(math.log2(4))
+    assert scored[1].parts["clicks"] == 0.0
+    assert scored[0].score == pytest.approx(sum(scored[0].parts.values()), abs=1e-3)
+
+
+def test_only_clicks_in_the_last_click_days_count(settings) -> None:
+    settings.TRENDING_CLICK_DAYS = 3
+    paper = make_seen_paper(listed_date=DAY)
+    PaperClicks.objects.create(paper=paper, day=DAY - timedelta(days=3), readers=100)  # too old
+    PaperClicks.objects.create(paper=paper, day=DAY - timedelta(days=2), readers=2)
+    PaperClicks.objects.create(paper=paper, day=DAY, readers=1)
+    PaperClicks.objects.create(paper=paper, day=DAY + timedelta(days=1), readers=100)  # after the edition's day
+
+    assert score_papers(as_of=DAY, window_days=7)[0].parts["clicks"] == pytest.approx(2.0)
+
+
+def test_the_click_weight_scales_the_part_and_zero_turns_it_off(settings) -> None:
+    paper = make_seen_paper(listed_date=DAY)
+    PaperClicks.objects.create(paper=paper, day=DAY, readers=7)
+
+    settings.TRENDING_CLICK_WEIGHT = 0.5
+    assert score_papers(as_of=DAY, window_days=7)[0].parts["clicks"] == pytest.approx(1.5)
+
+    settings.TRENDING_CLICK_WEIGHT = 0
+    parts = score_papers(as_of=DAY, window_days=7)[0].parts
+    assert "clicks" not in parts
+
+
+def test_the_clicks_part_is_kept_on_the_edition_entry() -> None:
+    paper = make_seen_paper(listed_date=DAY)
+    PaperClicks.objects.create(paper=paper, day=DAY, readers=1)
+
+    edition = edition_build(date=DAY)
+
+    assert edition.entries.get().score_parts["clicks"] == pytest.approx(1.0)

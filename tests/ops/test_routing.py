@@ -27,6 +27,7 @@ def test_every_project_task_has_the_queue_of_its_module(tasks: dict[str, object]
     expected_by_prefix = {
         "subscribers.tasks.sending.": SENDING,
         "subscribers.tasks.transactional.": TRANSACTIONAL,
+        "subscribers.tasks.clicks.": TRANSACTIONAL,
         "digest.": INGESTION,
         "config.tasks.": TRANSACTIONAL,
     }
@@ -59,6 +60,7 @@ def test_names_alone_route_when_the_caller_lacks_the_task() -> None:
     assert _queue_of("subscribers.tasks.sending.send_chunk") == SENDING
     assert _queue_of("subscribers.tasks.transactional.send_confirmation") == TRANSACTIONAL
     assert _queue_of("digest.tasks.fetch_source") == INGESTION
+    assert _queue_of("subscribers.tasks.clicks.drain_clicks") == TRANSACTIONAL
     assert _queue_of("somebody.elses.task") == INGESTION  # never the confirmation queue
     assert _queue_of("subscribers.tasks.sending.send_chunk", queue=TRANSACTIONAL) == TRANSACTIONAL
 
