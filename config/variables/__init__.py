@@ -1,9 +1,9 @@
 """The one registry of environment variables, and the typed readers the settings take them through.
 
 Adding a variable is one ``Variable`` entry in the module of its group (``service.py``, ``newsletter.py``,
-``mail.py``, ``clicks.py``, ``tooling.py``), one ``read_*("NAME")`` where the settings take it, and ``make docs`` to regenerate
-the README's tables, ``.env.example`` and ``deploy/env.example``. ``tests/config/test_variables.py`` fails until the
-three agree with the code.
+``mail.py``, ``clicks.py``, ``tooling.py``), one ``read_*("NAME")`` where the settings take it, and ``make docs`` to
+regenerate the README's tables, ``.env.example`` and ``deploy/env.example``. ``tests/config/test_variables.py`` fails
+until the three agree with the code.
 
 Each reader takes the type, bounds and default from the entry, so the default the README shows is the one the code
 uses; only a default the settings compute (``Computed``) is passed in, and must be. A bad value raises
