@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 UV := $(BIN)/uv
 UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
 
-.PHONY: install lock run test lint bench browser clean docs
+.PHONY: install lock run test lint typecheck bench browser clean docs
 
 $(UV_STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,13 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
+# Pending: mypy joins lint once the modules being rewritten (digest/admin/, digest/trending.py, digest/preview.py,
+# subscribers/) type-check; `make typecheck` runs it meanwhile. Then uncomment:
+#	$(BIN)/mypy config digest subscribers
+
+# mypy with django-stubs and celery-types, configured in pyproject.toml ([tool.mypy]).
+typecheck: install
+	$(BIN)/mypy config digest subscribers
 
 # Uses PostgreSQL and Redis on 127.0.0.1 when they answer (and DATABASE_URL / REDIS_URL are not set).
 test: install node_modules/.package-lock.json browser lint

@@ -45,13 +45,15 @@ class GuardedScheduler(PersistentScheduler):
         self.leading = self.lock is None
         self.announced_standby = False
         super().__init__(*args, **kwargs)
-        # Wake often enough to renew the lock well before it expires, whatever the schedule says.
-        self.max_interval = min(self.max_interval, self.lock_ttl / 3)
+        # Wake often enough to renew the lock well before it expires, whatever the schedule says. Celery sets
+        # max_interval to a number of seconds (celery-types says int | None; Celery compares it with floats).
+        self.wake_every = min(float(self.max_interval or self.lock_ttl), self.lock_ttl / 3)
+        self.max_interval = self.wake_every  # type: ignore[assignment]
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         started = datetime.now(UTC)
         if not self._lead():
-            if not self.announced_standby:
+            if not self.announced_standby and self.lock is not None:
                 logger.info("beat: standing by; another beat holds the lock %s", self.lock.name)
                 self.announced_standby = True
             try:
@@ -61,14 +63,14 @@ class GuardedScheduler(PersistentScheduler):
                 leader_tick = None
             if leader_tick is not None:
                 self._follow(leader_tick)
-            return self.max_interval
+            return self.wake_every
         interval = super().tick(*args, **kwargs)
         try:
             # The start time, not the end: everything due up to it has been sent by now.
             record_beat_tick(started)
         except Exception as exc:
             logger.warning("beat: cannot record the tick for /healthz and the standby: %s", exc)
-        return min(interval, self.max_interval)
+        return min(interval, self.wake_every)
 
     def _lead(self) -> bool:
         """Take or renew the lock; True while this process leads."""

@@ -165,7 +165,8 @@ def check_esp() -> list[Finding]:
 
 
 def check_amazon_ses() -> list[Finding]:
-    params = dict(settings.ANYMAIL.get("AMAZON_SES_CLIENT_PARAMS", {}))
+    configured = settings.ANYMAIL.get("AMAZON_SES_CLIENT_PARAMS")
+    params: dict[str, Any] = dict(configured) if isinstance(configured, dict) else {}
     params.pop("config", None)
     client = boto3.client(
         "ses", config=Config(connect_timeout=5, read_timeout=10, retries={"total_max_attempts": 1}), **params

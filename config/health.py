@@ -70,7 +70,8 @@ def check_broker(timeout: float = 2.0) -> dict[str, Any]:
             url, connect_timeout=timeout, transport_options=dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
         ) as conn:
             # One attempt: a load balancer's probe must answer within its own timeout, not retry for a minute.
-            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+            # kombu takes the timeout in seconds as a float; celery-types' stub says int.
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)  # type: ignore[arg-type]
             backlog = queue_backlog(conn) if url.startswith(("redis://", "rediss://")) else None
     except Exception as exc:
         return {"ok": False, "transport": url.split(":", 1)[0], "error": f"{type(exc).__name__}: {exc}"}

@@ -37,11 +37,12 @@ class CeleryTaskFilter(logging.Filter):
     """Adds the running Celery task's id and name to each record, when there is one."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        task = current_task._get_current_object() if current_task else None
-        request = getattr(task, "request", None)
+        if not current_task:  # a proxy, false outside a task
+            return True
+        request = getattr(current_task, "request", None)
         if request is not None and getattr(request, "id", None):
             record.task_id = request.id
-            record.task_name = task.name
+            record.task_name = current_task.name
         return True
 
 
@@ -61,12 +62,13 @@ class HttpAccessFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         atoms = record.args
         if record.name == "gunicorn.access" and isinstance(atoms, Mapping):
-            for field, atom in self.FIELDS.items():
-                setattr(record, field, atoms.get(atom))
-            if str(record.http_status).isdigit():
-                record.http_status = int(record.http_status)
+            fields = {field: atoms.get(atom) for field, atom in self.FIELDS.items()}
+            if str(fields["http_status"]).isdigit():
+                fields["http_status"] = int(str(fields["http_status"]))
+            for field, value in fields.items():
+                setattr(record, field, value)
             # "D" is the request time in microseconds.
-            record.duration_ms = round(int(atoms.get("D") or 0) / 1000, 1)
+            record.duration_ms = round(int(str(atoms.get("D") or 0)) / 1000, 1)
         return True
 
 

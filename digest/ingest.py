@@ -262,8 +262,8 @@ def _upsert(document: DigestDocument, parsed: ParsedDocument, *, today: date) ->
     )
     by_id: dict[str, Paper] = {paper.arxiv_id: paper for paper in existing if paper.arxiv_id}
     by_key: dict[str, list[Paper]] = {}
-    for paper in existing:
-        by_key.setdefault(paper.title_key, []).append(paper)
+    for known in existing:
+        by_key.setdefault(known.title_key, []).append(known)
 
     new_papers: list[Paper] = []
     before: dict[int, dict[str, object]] = {}  # id() of a matched paper -> its fields as read

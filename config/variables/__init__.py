@@ -73,9 +73,10 @@ def _default(name: str, kind: Kind, given: T | _Unset) -> tuple[Variable, T]:
     if isinstance(entry.default, Computed):
         if given is UNSET:
             raise TypeError(f"{name}'s default is computed ({entry.default.text}): the caller passes it.")
-        return entry, given  # type: ignore[return-value]
+        return entry, given
     if given is not UNSET:
         raise TypeError(f"{name}'s default is the registry's ({entry.default!r}); do not pass another.")
+    # The entry's kind (checked above) fixes the default's type; the registry's own test covers each entry.
     return entry, entry.default  # type: ignore[return-value]
 
 

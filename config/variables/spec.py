@@ -146,10 +146,10 @@ class Variable:
         return text
 
     def readers_text(self) -> str:
-        readers = list(self.readers)
-        if all(reader in readers for reader in DJANGO_PROCESSES):
-            readers = ["all", *(reader for reader in readers if reader not in DJANGO_PROCESSES)]
-        return ", ".join(readers)
+        names = [str(reader) for reader in self.readers]
+        if all(reader in self.readers for reader in DJANGO_PROCESSES):
+            names = ["all", *(str(reader) for reader in self.readers if reader not in DJANGO_PROCESSES)]
+        return ", ".join(names)
 
 
 def env_text(value: Value) -> str:

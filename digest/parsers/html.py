@@ -33,7 +33,7 @@ _COUNT_RE = re.compile(r"^\d[\d,]{0,9}$")
 
 def _props_papers(soup: BeautifulSoup) -> tuple[list[ParsedPaper], date | None] | None:
     """Papers from the hydration props, or None when the page has none (or they are not valid JSON)."""
-    for node in soup.find_all(attrs={"data-target": "DailyPapers"}):
+    for node in soup.select('[data-target="DailyPapers"]'):
         raw = node.get("data-props")
         if not isinstance(raw, str) or not raw.strip():
             continue
@@ -97,8 +97,11 @@ def _card_papers(soup: BeautifulSoup) -> list[ParsedPaper]:
         if not title:
             continue
         heading = link.find_parent("h3")
+        if heading is None:  # cannot happen for a match of "h3 a"; says so to the type checker
+            continue
         card = _card_of(heading)
-        href = link.get("href") if isinstance(link.get("href"), str) else ""
+        raw_href = link.get("href")
+        href = raw_href if isinstance(raw_href, str) else ""
         arxiv_id = arxiv_id_from_url(href)
         links: dict[str, str] = {}
         if arxiv_id:

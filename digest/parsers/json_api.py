@@ -46,7 +46,8 @@ def parse_item(item: object) -> ParsedPaper | None:
     """One paper from an API item (or a bare paper object); None when it carries no title."""
     if not isinstance(item, dict):
         return None
-    paper = item.get("paper") if isinstance(item.get("paper"), dict) else item
+    nested = item.get("paper")
+    paper: dict[str, object] = nested if isinstance(nested, dict) else item
     title = collapse_whitespace(_text(paper.get("title")) or _text(item.get("title")))
     if not title:
         return None
