@@ -291,6 +291,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscribers.tasks.clicks.drain_clicks",
         "schedule": timedelta(seconds=CLICK_DRAIN_SECONDS),
     },
+    # The paper representation behind "For you": a no-op on nights when no paper was added.
+    "fit-representation": {"task": "digest.tasks.fit_representation", "schedule": crontab(hour=2, minute=17)},
     "poll-sources": {
         "task": "digest.tasks.poll_sources",
         "schedule": crontab(minute=f"*/{read_int('POLL_EVERY_MINUTES')}"),

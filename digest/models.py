@@ -185,3 +185,39 @@ class PaperClicks(models.Model):
 
     def __str__(self) -> str:
         return f"{self.paper_id} on {self.day}: {self.readers}"
+
+
+class Representation(models.Model):
+    """A paper representation fitted from the stored papers (see ``digest.representation``); the newest is current.
+
+    Kept as arrays, not a pickle: loading one runs no code from the database.
+    """
+
+    version = models.PositiveIntegerField(unique=True)
+    dims = models.PositiveSmallIntegerField()
+    paper_count = models.PositiveIntegerField(help_text="Papers it was fitted on.")
+    newest_paper_at = models.DateTimeField(null=True, blank=True, help_text="Creation time of the newest of them.")
+    terms = models.JSONField(default=list, help_text="The vocabulary, in index order.")
+    idf = models.BinaryField(help_text="float32 per term, little-endian.")
+    components = models.BinaryField(help_text="float32 dims x terms, little-endian, row-major.")
+    analyzer = models.JSONField(default=dict)
+    explained_variance = models.FloatField(default=0.0)
+    fit_seconds = models.FloatField(default=0.0)
+    fitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"representation v{self.version} ({self.dims} dims, {self.paper_count} papers)"
+
+
+class PaperVector(models.Model):
+    """One paper's unit vector under a representation (float32 bytes, dims x 4 bytes)."""
+
+    paper = models.OneToOneField(Paper, on_delete=models.CASCADE, primary_key=True, related_name="vector")
+    representation = models.ForeignKey(Representation, on_delete=models.CASCADE, related_name="vectors")
+    vector = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"vector of paper {self.paper_id} (v{self.representation_id})"

@@ -13,6 +13,7 @@ from celery import shared_task
 
 from digest.ingest import fetch_source
 from digest.models import Source
+from digest.vectors import representation_fit, vectors_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -34,4 +35,15 @@ def fetch_source_task(source_id: int) -> str:
     result = fetch_source(source)
     outcome = "not modified" if result is None else result.describe()
     logger.info("polled %s: %s", source.name, outcome)
+    if result is not None and not result.failed:
+        # New papers get vectors from the current representation now, not at the next fit.
+        vectors_refresh()
     return outcome
+
+
+@shared_task(name="digest.tasks.fit_representation")
+def fit_representation() -> str:
+    """Beat's nightly fit; a no-op when no paper was added since the current representation."""
+    outcome = representation_fit()
+    logger.info("%s", outcome.describe())
+    return outcome.describe()

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.urls import get_script_prefix, get_urlconf, reverse
 
-from subscribers.tokens import Purpose, make_token
+from subscribers.tokens import Purpose, make_feedback_token, make_token
 
 
 class Linkable(Protocol):
@@ -125,4 +125,22 @@ def subscribed_links(subscriber: Linkable) -> SubscribedLinks:
         preferences_url=preferences_url(subscriber),
         unsubscribe_url=unsubscribe,
         list_unsubscribe_headers=_list_unsubscribe(unsubscribe, unsubscribe_token),
+    )
+
+
+# --- Feedback ("More like this" / "Less like this") ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackLinks:
+    more_url: str
+    less_url: str
+
+
+def feedback_links(subscriber: Linkable, paper_id: int) -> FeedbackLinks:
+    """The two feedback links of one paper for one reader: one signature, no query."""
+    token = make_feedback_token(subscriber_id=subscriber.pk, token_key=subscriber.token_key, paper_id=paper_id)
+    return FeedbackLinks(
+        more_url=_absolute("subscribers:feedback_more", token),
+        less_url=_absolute("subscribers:feedback_less", token),
     )

@@ -31,6 +31,7 @@ from digest.rendering.keywords import clean_keywords
 from subscribers import links
 from subscribers.clicks.export import clicks_export
 from subscribers.emails import build_message, render_email
+from subscribers.feedback import votes_export
 from subscribers.models import Subscriber, Suppression
 
 logger = logging.getLogger(__name__)
@@ -337,6 +338,7 @@ def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
         },
         "deliveries": deliveries,
         "clicks": clicks_export(subscriber_id=subscriber.pk),
+        "votes": votes_export(subscriber=subscriber),
     }
 
 

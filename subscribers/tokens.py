@@ -64,3 +64,44 @@ def read_token(token: str, *, purpose: Purpose, max_age: timedelta | None = None
 
 def claim_matches(claim: TokenClaim, *, token_key: str) -> bool:
     return constant_time_compare(claim.token_key, token_key)
+
+
+# --- Feedback links: bound to one paper as well -------------------------------------------------------------
+
+FEEDBACK_PURPOSE = "feedback"
+
+
+@dataclass(frozen=True)
+class FeedbackClaim:
+    subscriber_id: int
+    token_key: str
+    paper_id: int
+
+
+def _feedback_signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=f"subscribers.links.{FEEDBACK_PURPOSE}")
+
+
+def make_feedback_token(*, subscriber_id: int, token_key: str, paper_id: int) -> str:
+    """One token serves both "more" and "less" links of a paper (the choice is in the URL, and the page lets the
+    reader change it before the POST), so a recipient costs one signature per paper."""
+    return _feedback_signer().sign(f"{subscriber_id}.{token_key}.{paper_id}")
+
+
+def read_feedback_token(token: str, *, max_age: timedelta | None = None) -> FeedbackClaim:
+    """The claim inside a feedback token, or ``TokenError``; like ``read_token``, no database."""
+    if not token or len(token) > _MAX_TOKEN_LENGTH:
+        raise TokenError("malformed token")
+    try:
+        value = _feedback_signer().unsign(token, max_age=max_age)
+    except signing.SignatureExpired as exc:
+        raise TokenError("expired token", expired=True) from exc
+    except signing.BadSignature as exc:
+        raise TokenError("bad signature") from exc
+    parts = value.split(".")
+    if len(parts) != 3:
+        raise TokenError("malformed claim")
+    raw_id, token_key, raw_paper = parts
+    if not raw_id.isdigit() or not token_key or not raw_paper.isdigit():
+        raise TokenError("malformed claim")
+    return FeedbackClaim(subscriber_id=int(raw_id), token_key=token_key, paper_id=int(raw_paper))

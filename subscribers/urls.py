@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from subscribers import views
+from subscribers import feedback_views, views
 from subscribers.clicks.views import click_redirect
 
 app_name = "subscribers"
@@ -17,4 +17,7 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     # Tracked paper links in editions (subscribers/clicks/).
     path("r/<str:token>/<int:number>/", click_redirect, name="click"),
+    path("feedback/<str:token>/more/", feedback_views.feedback, {"choice": "more"}, name="feedback_more"),
+    path("feedback/<str:token>/less/", feedback_views.feedback, {"choice": "less"}, name="feedback_less"),
+    path("preferences/<str:token>/votes/<int:paper_id>/undo/", feedback_views.undo_vote, name="undo_vote"),
 ]

@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from subscribers import ratelimit, services
+from subscribers.feedback import votes_list
 from subscribers.forms import CONSENT_TEXT, PreferencesForm, SubscribeForm
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, TokenError, claim_matches, make_token, read_token
@@ -148,6 +149,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         "saved": saved,
         "token": token,
         "unsubscribe_token": _token_for_page(subscriber, Purpose.UNSUBSCRIBE),
+        "votes": votes_list(subscriber=subscriber),
     }
     return _private(render(request, "subscribers/preferences.html", context, status=status))
 

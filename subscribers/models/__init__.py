@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from subscribers.models.click import AgentClass, Click, ClickStreamMark, EditionLink, LinkKind
 from subscribers.models.delivery import Delivery, TrackingEvent
+from subscribers.models.feedback import Profile, Vote
 from subscribers.models.subscriber import Subscriber, Suppression
 
 __all__ = [
@@ -11,7 +12,9 @@ __all__ = [
     "Delivery",
     "EditionLink",
     "LinkKind",
+    "Profile",
     "Subscriber",
     "Suppression",
     "TrackingEvent",
+    "Vote",
 ]
