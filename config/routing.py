@@ -5,7 +5,8 @@ confirmation email, and a slow page fetch never holds up either:
 
 - ``transactional``: confirmations, welcome notes, anything a person is waiting for right now (and ops beats);
 - ``sending``: edition fan-out, chunk sends, the stalled-delivery sweep;
-- ``ingestion``: fetching and parsing digest pages, building editions; also the fallback for tasks no rule names,
+- ``ingestion``: fetching and parsing digest pages, building editions, fitting the paper representation and
+  refreshing readers' profiles; also the fallback for tasks no rule names,
   because an unknown task must never be able to delay a confirmation.
 
 Rules match module names (``fnmatch`` patterns), so a new task in ``subscribers/tasks/sending.py`` is routed
@@ -34,6 +35,9 @@ MODULE_RULES: tuple[tuple[str, str], ...] = (
     # Draining recorded clicks is a few milliseconds of database work every few seconds: keep it off busy queues.
     ("subscribers.tasks.clicks", TRANSACTIONAL),
     ("subscribers.tasks.clicks.*", TRANSACTIONAL),
+    # Recomputing readers' profiles after a refit is batch work of the same kind as fitting: off the mail queues.
+    ("subscribers.tasks.profiles", INGESTION),
+    ("subscribers.tasks.profiles.*", INGESTION),
     ("subscribers.tasks", TRANSACTIONAL),
     ("config.tasks", TRANSACTIONAL),
     ("digest.*", INGESTION),

@@ -293,6 +293,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # The paper representation behind "For you": a no-op on nights when no paper was added.
     "fit-representation": {"task": "digest.tasks.fit_representation", "schedule": crontab(hour=2, minute=17)},
+    "refresh-profiles": {"task": "subscribers.tasks.profiles.refresh_profiles", "schedule": crontab(hour=2, minute=47)},
     "poll-sources": {
         "task": "digest.tasks.poll_sources",
         "schedule": crontab(minute=f"*/{read_int('POLL_EVERY_MINUTES')}"),

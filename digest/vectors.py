@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 from django.db import IntegrityError, transaction
@@ -68,20 +68,17 @@ class FitOutcome:
 
 # --- Loading ----------------------------------------------------------------------------------------------------
 
-_MODELS: OrderedDict[int, FittedModel] = OrderedDict()
+# Keyed by version and fitting time: a database rebuilt from scratch (tests, a restored backup) reuses numbers.
+_MODELS: OrderedDict[tuple[int, datetime], FittedModel] = OrderedDict()
 
 
-def current_version() -> int | None:
-    return Representation.objects.order_by("-version").values_list("version", flat=True).first()
-
-
-def load_model(version: int) -> FittedModel | None:
-    """The model of ``version``, read once per process (its arrays are megabytes); None if it was dropped."""
-    model = _MODELS.get(version)
+def _load(key: tuple[int, datetime]) -> FittedModel | None:
+    """The model of ``key``, read once per process (its arrays are megabytes); None if it was dropped."""
+    model = _MODELS.get(key)
     if model is not None:
-        _MODELS.move_to_end(version)
+        _MODELS.move_to_end(key)
         return model
-    row = Representation.objects.filter(version=version).first()
+    row = Representation.objects.filter(version=key[0], fitted_at=key[1]).first()
     if row is None:
         return None
     terms = tuple(row.terms)
@@ -92,15 +89,20 @@ def load_model(version: int) -> FittedModel | None:
         analyzer=dict(row.analyzer),
         version=row.version,
     )
-    _MODELS[version] = model
-    while len(_MODELS) > _MODEL_CACHE_SIZE:
-        _MODELS.popitem(last=False)
+    _remember(key, model)
     return model
 
 
+def _remember(key: tuple[int, datetime], model: FittedModel) -> None:
+    _MODELS[key] = model
+    while len(_MODELS) > _MODEL_CACHE_SIZE:
+        _MODELS.popitem(last=False)
+
+
 def current_model() -> FittedModel | None:
-    version = current_version()
-    return None if version is None else load_model(version)
+    """The newest representation: one small query, and the arrays once per process per version."""
+    key = Representation.objects.order_by("-version").values_list("version", "fitted_at").first()
+    return None if key is None else _load(key)
 
 
 def embed_texts(texts: Sequence[str]) -> tuple[int, np.ndarray] | None:
@@ -151,7 +153,7 @@ def representation_fit(*, force: bool = False, max_dims: int = MAX_DIMS, today: 
     model = FittedModel(
         terms=model.terms, idf=model.idf, components=model.components, analyzer=model.analyzer, version=row.version
     )
-    _MODELS[row.version] = model
+    _remember((row.version, row.fitted_at), model)
     vectors = vectors_refresh(model=model, today=today)
     dropped = _drop_old_versions()
     logger.info("fitted representation v%s (%d dims, %d papers), dropped %d", row.version, model.dims, count, dropped)

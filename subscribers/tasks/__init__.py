@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from subscribers.tasks import clicks, sending, transactional
+from subscribers.tasks import clicks, profiles, sending, transactional
 
-__all__ = ["clicks", "sending", "transactional"]
+__all__ = ["clicks", "profiles", "sending", "transactional"]
