@@ -49,7 +49,7 @@ def profile_vector(*, liked: np.ndarray, disliked: np.ndarray, keywords: np.ndar
         vector += LIKE_WEIGHT * liked.mean(axis=0)
     if len(disliked):
         vector -= DISLIKE_WEIGHT * disliked.mean(axis=0)
-    if has_keywords:
+    if keywords is not None and has_keywords:
         votes = len(liked) + len(disliked)
         vector += KEYWORD_WEIGHT / (1.0 + votes / KEYWORD_HALF_VOTES) * keywords
     norm = float(np.linalg.norm(vector))

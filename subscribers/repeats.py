@@ -67,6 +67,8 @@ def upvote_history(*, paper_ids: Iterable[int], current: dict[int, int]) -> Upvo
         .values_list("paper_id", "listed_date", "upvotes")
     )
     for paper_id, listed, upvotes in rows:
+        if listed is None or upvotes is None:  # filtered out above; says so to the type checker
+            continue
         dates, counts = by_paper.setdefault(paper_id, ([], []))
         dates.append(listed)
         counts.append(upvotes)
