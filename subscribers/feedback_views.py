@@ -9,27 +9,34 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_http_methods, require_POST
 
 from digest.models import Paper
 from subscribers.feedback import LINK_MAX_AGE, Choice, vote_record, vote_undo
 from subscribers.models import Subscriber, Vote
-from subscribers.tokens import Purpose, TokenError, claim_matches, make_token, read_feedback_token, read_token
+from subscribers.tokens import (
+    Purpose,
+    TokenError,
+    check_feedback_token,
+    claim_matches,
+    make_token,
+    read_feedback_token,
+    read_token,
+)
 from subscribers.views import _gone, _invalid_link, _private
 
 
 def _feedback_subject(token: str) -> tuple[Subscriber, Paper] | None:
-    """The reader and paper a genuine, current feedback token names; None when either has since gone.
+    """The reader and paper a genuine, current feedback token names; None when the paper has since gone.
 
-    Raises ``TokenError`` for forged, tampered, expired or rotated tokens.
+    Raises ``TokenError`` for forged, tampered, expired or rotated tokens, and for readers who were erased: the
+    token's key died with them, so such a link cannot be told from a forged one (and says nothing about who exists).
     """
-    claim = read_feedback_token(token, max_age=LINK_MAX_AGE)
+    claim = read_feedback_token(token)
     subscriber = Subscriber.objects.filter(pk=claim.subscriber_id).first()
     if subscriber is None:
-        return None
-    if not constant_time_compare(claim.token_key, subscriber.token_key):
-        raise TokenError("rotated token")
+        raise TokenError("no such reader")
+    check_feedback_token(claim, token_key=subscriber.token_key, max_age=LINK_MAX_AGE)
     paper = Paper.objects.filter(pk=claim.paper_id).first()
     return None if paper is None else (subscriber, paper)
 

@@ -8,12 +8,16 @@ one HMAC and no query, which matters because the sender makes these for every re
 
 from __future__ import annotations
 
+import base64
 import enum
+import hashlib
+import hmac
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core import signing
-from django.utils.crypto import constant_time_compare
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 _MAX_TOKEN_LENGTH = 200  # longer than any token we make; refuse anything bigger before doing crypto on it
 
@@ -66,42 +70,81 @@ def claim_matches(claim: TokenClaim, *, token_key: str) -> bool:
     return constant_time_compare(claim.token_key, token_key)
 
 
-# --- Feedback links: bound to one paper as well -------------------------------------------------------------
+# --- Feedback links: bound to one reader, their token key and one paper ----------------------------------------
 
-FEEDBACK_PURPOSE = "feedback"
+FEEDBACK_SALT = "subscribers.links.feedback"
+_MAC_BYTES = 18  # 144 bits, 24 characters of URL-safe base64
 
 
 @dataclass(frozen=True)
 class FeedbackClaim:
+    """What a feedback token says, before it is checked against the reader's current token key."""
+
     subscriber_id: int
-    token_key: str
     paper_id: int
+    issued_at: int  # unix seconds
+    message: str
+    mac: str
 
 
-def _feedback_signer() -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=f"subscribers.links.{FEEDBACK_PURPOSE}")
+def _reader_key(subscriber_id: int, token_key: str) -> bytes:
+    # The token key is part of the MAC key rather than of the token: rotating it (erasure) kills every link.
+    return salted_hmac(FEEDBACK_SALT, f"{subscriber_id}.{token_key}", algorithm="sha256").digest()
+
+
+def _mac(key: bytes, message: str) -> str:
+    digest = hmac.digest(key, message.encode(), "sha256")[:_MAC_BYTES]
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+class FeedbackSigner:
+    """Signs one reader's feedback tokens: ``<reader>.<paper>.<time>.<mac>``.
+
+    Every paper of every email carries two feedback links, so the reader's key is derived once (one salted HMAC)
+    and each paper then costs one plain HMAC-SHA256 (a couple of microseconds, against ~15 for a
+    ``TimestampSigner`` signature), which keeps personalised sending close to plain sending.
+    """
+
+    def __init__(self, *, subscriber_id: int, token_key: str, now: float | None = None) -> None:
+        self._prefix = f"{subscriber_id}."
+        self._key = _reader_key(subscriber_id, token_key)
+        self._stamp = signing.b62_encode(int(time.time() if now is None else now))
+
+    def token(self, paper_id: int) -> str:
+        message = f"{paper_id}.{self._stamp}"
+        return f"{self._prefix}{message}.{_mac(self._key, message)}"
 
 
 def make_feedback_token(*, subscriber_id: int, token_key: str, paper_id: int) -> str:
     """One token serves both "more" and "less" links of a paper (the choice is in the URL, and the page lets the
-    reader change it before the POST), so a recipient costs one signature per paper."""
-    return _feedback_signer().sign(f"{subscriber_id}.{token_key}.{paper_id}")
+    reader change it before the POST)."""
+    return FeedbackSigner(subscriber_id=subscriber_id, token_key=token_key).token(paper_id)
 
 
-def read_feedback_token(token: str, *, max_age: timedelta | None = None) -> FeedbackClaim:
-    """The claim inside a feedback token, or ``TokenError``; like ``read_token``, no database."""
+def read_feedback_token(token: str) -> FeedbackClaim:
+    """The claim a feedback token makes, or ``TokenError`` when it is not shaped like one; no crypto, no query."""
     if not token or len(token) > _MAX_TOKEN_LENGTH:
         raise TokenError("malformed token")
+    parts = token.split(".")
+    if len(parts) != 4 or not parts[0].isdigit() or not parts[1].isdigit() or not parts[3]:
+        raise TokenError("malformed token")
     try:
-        value = _feedback_signer().unsign(token, max_age=max_age)
-    except signing.SignatureExpired as exc:
-        raise TokenError("expired token", expired=True) from exc
-    except signing.BadSignature as exc:
-        raise TokenError("bad signature") from exc
-    parts = value.split(".")
-    if len(parts) != 3:
-        raise TokenError("malformed claim")
-    raw_id, token_key, raw_paper = parts
-    if not raw_id.isdigit() or not token_key or not raw_paper.isdigit():
-        raise TokenError("malformed claim")
-    return FeedbackClaim(subscriber_id=int(raw_id), token_key=token_key, paper_id=int(raw_paper))
+        issued_at = signing.b62_decode(parts[2])
+    except (ValueError, IndexError) as exc:
+        raise TokenError("malformed token") from exc
+    return FeedbackClaim(
+        subscriber_id=int(parts[0]),
+        paper_id=int(parts[1]),
+        issued_at=issued_at,
+        message=f"{parts[1]}.{parts[2]}",
+        mac=parts[3],
+    )
+
+
+def check_feedback_token(claim: FeedbackClaim, *, token_key: str, max_age: timedelta) -> None:
+    """Raise ``TokenError`` unless the claim was signed with this reader's current key and is not expired."""
+    expected = _mac(_reader_key(claim.subscriber_id, token_key), claim.message)
+    if not constant_time_compare(claim.mac, expected):
+        raise TokenError("bad signature")
+    if time.time() - claim.issued_at > max_age.total_seconds():
+        raise TokenError("expired token", expired=True)
