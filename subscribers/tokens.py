@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import enum
-import hashlib
 import hmac
 import time
 from dataclasses import dataclass
