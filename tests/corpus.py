@@ -45,11 +45,14 @@ def topic_text(topic: str, n: int) -> tuple[str, str]:
     return title, abstract
 
 
-def make_topic_paper(topic: str, *, listed_date: date, upvotes: int = 10) -> Paper:
-    n = next(_counter)
-    title, abstract = topic_text(topic, n)
+def make_topic_paper(topic: str, *, listed_date: date, upvotes: int = 10, index: int = 0) -> Paper:
+    """A paper on ``topic``; its words depend on ``index`` only, so a test sees the same texts whatever ran before."""
+    n = next(_counter)  # only keeps titles distinct
+    title, abstract = topic_text(topic, index)
     return make_seen_paper(listed_date=listed_date, upvotes=upvotes, title=f"{title} ({n})", abstract=abstract)
 
 
 def make_corpus(*, listed_date: date, per_topic: int = 6) -> dict[str, list[Paper]]:
-    return {topic: [make_topic_paper(topic, listed_date=listed_date) for _ in range(per_topic)] for topic in TOPICS}
+    return {
+        topic: [make_topic_paper(topic, listed_date=listed_date, index=i) for i in range(per_topic)] for topic in TOPICS
+    }

@@ -154,3 +154,40 @@ def test_the_nightly_refresh_recomputes_stale_profiles_and_gives_keyword_readers
         keyworded.pk: new.version,
     }
     assert not Profile.objects.filter(subscriber=nothing).exists()
+
+
+@pytest.mark.django_db
+def test_a_chunk_is_personalised_in_a_fixed_number_of_queries(django_assert_max_num_queries):
+    from subscribers.personalize import Candidate, Reader, chunk_personal, clear_cache
+
+    clear_cache()
+    corpus = make_corpus(listed_date=DAY - timedelta(days=1))
+    representation_fit(today=DAY)
+    todays = [make_topic_paper(t, listed_date=DAY, index=9) for t in ("language", "protein", "robots", "diffusion")]
+    yesterday = make_edition(date=DAY - timedelta(days=1), papers=[todays[2]])
+    edition = make_edition(date=DAY, papers=todays)
+    candidates = [Candidate(p.pk, p.title, f"{p.title}\n{p.abstract}", p.upvotes) for p in todays]
+
+    def readers(count: int) -> list[Reader]:
+        out = []
+        for i in range(count):
+            reader = make_subscriber(keywords=["grasping"] if i % 2 else [])
+            for paper in corpus["protein"][:3]:
+                vote_record(subscriber=reader, paper=paper, choice=Choice.MORE)
+            Delivery.objects.create(edition=yesterday, subscriber=reader, status=Delivery.Status.SENT)
+            out.append(Reader(pk=reader.pk, keywords=reader.keywords))
+        return out
+
+    few, many = readers(2), readers(20)
+    chunk_personal(edition=edition, candidates=candidates, readers=few)  # warms the per-edition cache
+    with django_assert_max_num_queries(6) as few_queries:
+        chunk_personal(edition=edition, candidates=candidates, readers=few)
+    with django_assert_max_num_queries(len(few_queries.captured_queries)):
+        personal = chunk_personal(edition=edition, candidates=candidates, readers=many)
+    first = personal[many[0].pk]
+    # Three protein likes: the protein paper comes first, explained by the closest liked paper.
+    assert first.for_you[0].paper_id == todays[1].pk
+    assert first.for_you[0].reason.startswith("because you liked “")
+    # Yesterday's robots paper is only a "Still trending" line, never a pick.
+    assert set(first.still_trending) == {todays[2].pk}
+    assert todays[2].pk not in {pick.paper_id for pick in first.for_you}
