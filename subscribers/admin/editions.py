@@ -19,6 +19,7 @@ from digest.admin.editions import Button, EditionAdmin, Moves, count_of
 from digest.models import Edition
 from digest.rendering.keywords import clean_keywords
 from subscribers.curation import edition_send_queue
+from subscribers.feedback import votes_per_paper
 from subscribers.models import Delivery
 from subscribers.preview import edition_preview, preview_recipient
 from subscribers.reports import delivery_figures, delivery_problems
@@ -112,4 +113,12 @@ class EditionDeliveryAdmin(EditionAdmin):
             "figures": figures.as_rows(),
             "figures_total": figures.total,
             "problems": list(delivery_problems(edition_id=edition.pk)),
+            "votes": self._votes(edition),
         }
+
+    @staticmethod
+    def _votes(edition: Edition) -> list[tuple[int, str, int, int]]:
+        """(position, title, more, less) of each entry: readers' "more / less like this" on the paper, all time."""
+        entries = list(edition.entries.order_by("position").values_list("position", "paper_id", "paper__title"))
+        counts = votes_per_paper(paper_ids=[paper_id for _, paper_id, _ in entries])
+        return [(position, title, *counts.get(paper_id, (0, 0))) for position, paper_id, title in entries]
