@@ -11,7 +11,7 @@ import logging
 
 from celery import shared_task
 
-from digest.ingest import fetch_source
+from digest.fetch import fetch_source
 from digest.models import Source
 from digest.vectors import representation_fit, vectors_refresh
 

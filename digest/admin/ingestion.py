@@ -13,7 +13,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from digest.admin.audit import log_additions, log_changes
-from digest.ingest import IngestResult, IngestStatus, fetch_source, ingest_bytes, reparse_document
+from digest.fetch import fetch_source
+from digest.ingest import IngestResult, IngestStatus, ingest_bytes, reparse_document
 from digest.models import DigestDocument, DocumentFormat, Source
 
 

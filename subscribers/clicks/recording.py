@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
@@ -40,8 +41,6 @@ def click_redis() -> Any:
         return None
     client = _CLIENTS.get(url)
     if client is None:
-        import redis
-
         client = _CLIENTS[url] = redis.Redis.from_url(
             url, socket_timeout=CLICK_REDIS_TIMEOUT, socket_connect_timeout=CLICK_REDIS_TIMEOUT
         )

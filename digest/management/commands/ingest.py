@@ -15,7 +15,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from digest.ingest import FetchError, IngestResult, IngestStatus, fetch_url, ingest_bytes
+from digest.fetch import FetchError, fetch_url
+from digest.ingest import IngestResult, IngestStatus, ingest_bytes
 from digest.models import DocumentFormat, Source
 
 
