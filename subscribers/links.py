@@ -20,8 +20,11 @@ from subscribers.tokens import FeedbackSigner, Purpose, make_token
 
 
 class Linkable(Protocol):
-    pk: int
-    token_key: str
+    # Read-only: a subscriber row and the preview's frozen stand-in both qualify.
+    @property
+    def pk(self) -> int: ...
+    @property
+    def token_key(self) -> str: ...
 
 
 def _token(subscriber: Linkable, purpose: Purpose) -> str:

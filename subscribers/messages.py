@@ -17,12 +17,16 @@ from subscribers.links import subscribed_links
 
 
 class Recipient(Protocol):
-    """A subscriber, or the preview's stand-in for a staff member who is not on the list."""
+    """A subscriber, or the preview's stand-in for a staff member who is not on the list (read here, never set)."""
 
-    pk: int
-    email: str
-    keywords: list[str]
-    token_key: str
+    @property
+    def pk(self) -> int: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def keywords(self) -> list[str]: ...
+    @property
+    def token_key(self) -> str: ...
 
 
 def edition_message(body: EditionBody, subscriber: Recipient, *, connection: Any = None) -> AnymailMessage:
