@@ -125,7 +125,7 @@ def main() -> None:
     ]
 
     def run(label: str, per_message: Callable[[Subscriber], int]) -> None:
-        body._keyword_cache.clear()
+        body.keyword_cache.clear()
         started = time.perf_counter()
         size = 0
         for recipient in recipients:

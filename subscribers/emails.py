@@ -17,6 +17,8 @@ from anymail.message import AnymailMessage
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from subscribers.headers import message_id
+
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 _KIND = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 # RFC 5322 header field bodies may not contain CR or LF (folding is the library's job), nor NUL.
@@ -65,18 +67,21 @@ def build_message(
     """A two-part message (text, then the HTML alternative) for one recipient.
 
     Every header value, the subject and the recipient are checked for line breaks here, before any backend sees
-    them: Django only checks when it builds MIME, and API-based ESPs never do.
+    them: Django only checks when it builds MIME, and API-based ESPs never do. Each message gets a ``Message-ID``
+    on the sending domain unless ``headers`` names one.
     """
     _check_header("To", to)
     _check_header("Subject", rendered.subject)
-    for name, value in (headers or {}).items():
+    headers = dict(headers or {})
+    for name, value in headers.items():
         _check_header(name, value)
+    headers.setdefault("Message-ID", message_id())
     message = AnymailMessage(
         subject=rendered.subject,
         body=rendered.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],
-        headers=dict(headers or {}),
+        headers=headers,
         tags=list(tags or []),
         metadata=dict(metadata or {}),
         connection=connection,

@@ -13,6 +13,7 @@ from anymail.message import AnymailMessage
 from digest.rendering.body import EditionBody
 from digest.rendering.keywords import keyword_section
 from subscribers.emails import RenderedEmail, build_message
+from subscribers.headers import edition_headers
 from subscribers.links import subscribed_links
 
 
@@ -34,15 +35,17 @@ def edition_message(body: EditionBody, subscriber: Recipient, *, connection: Any
     personal = subscribed_links(subscriber)  # one signature per purpose, the URL paths reversed once per process
     links = {"preferences_url": personal.preferences_url, "unsubscribe_url": personal.unsubscribe_url}
     keywords_html, keywords_text = keyword_section(body, subscriber.keywords)
-    rendered = RenderedEmail(
-        subject=body.subject,
-        text=body.text.fill({"keywords": keywords_text, "footer": body.footer_text.fill(links)}),
-        html=body.html.fill({"keywords": keywords_html, "footer": body.footer_html.fill(links)}),
-    )
+    # Every other slot (preheader, "For you", one per paper) as the body's defaults: the same for every reader.
+    html_values = {**body.html_defaults, "keywords": keywords_html, "footer": body.footer_html.fill(links)}
+    text_values = {**body.text_defaults, "keywords": keywords_text, "footer": body.footer_text.fill(links)}
+    rendered = RenderedEmail(subject=body.subject, text=body.text.fill(text_values), html=body.html.fill(html_values))
     return build_message(
         rendered=rendered,
         to=subscriber.email,
-        headers=personal.list_unsubscribe_headers,
+        headers={
+            **personal.list_unsubscribe_headers,
+            **edition_headers(edition_id=body.edition_id, frequency=body.frequency),
+        },
         tags=list(body.tags),
         # Strings, because several ESPs hand metadata back to webhooks as strings whatever was sent.
         metadata={"edition_id": str(body.edition_id), "subscriber_id": str(subscriber.pk)},

@@ -13,8 +13,8 @@ _STYLE_RE = re.compile(r"<style[^>]*>.*?</style>", re.DOTALL | re.IGNORECASE)
 
 def edition_public_parts(body: EditionBody) -> tuple[str, str]:
     """(html document, text) of the edition with no personal links: what the archive and the snapshot show."""
-    html_doc = body.html.fill({"keywords": "", "footer": body.archive_footer_html})
-    text = body.text.fill({"keywords": "", "footer": body.archive_footer_text})
+    html_doc = body.html.fill({**body.html_defaults, "keywords": "", "footer": body.archive_footer_html})
+    text = body.text.fill({**body.text_defaults, "keywords": "", "footer": body.archive_footer_text})
     return html_doc, text
 
 

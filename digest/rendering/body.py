@@ -7,6 +7,7 @@ work per recipient, so one process builds thousands of messages a second.
 
 from __future__ import annotations
 
+import html
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -105,25 +106,21 @@ def inline_css(document: str) -> str:
     return _INLINER.inline(document)
 
 
-def _inline_fragments(fragments: Mapping[str, str], slot: Slots, *, rows: frozenset[str]) -> dict[str, str]:
+def _inline_fragments(fragments: Mapping[str, str], slot: Slots) -> dict[str, str]:
     """Inline many HTML fragments with the edition's stylesheet in one pass, and cut them apart again.
 
-    Table rows (the names in ``rows``) go inside a table of their own: an HTML5 parser moves anything it finds
-    between rows out of the table, so that is the only place they survive as they are.
+    Every fragment is block content (paragraphs or a table of its own), so the HTML5 parser leaves it in place.
     """
     css = render_to_string("emails/edition/style.css")
     parts = [f"<html><head><style>{css}</style></head><body>"]
     for name, fragment in fragments.items():
-        inner = f"<table><tbody>{fragment}</tbody></table>" if name in rows else fragment
-        parts.append(f"<div>{slot['begin_' + name]}</div><div>{inner}</div><div>{slot['end_' + name]}</div>")
+        parts.append(f"<div>{slot['begin_' + name]}</div><div>{fragment}</div><div>{slot['end_' + name]}</div>")
     parts.append("</body></html>")
     inlined = inline_css("".join(parts))
     out: dict[str, str] = {}
     for name in fragments:
-        inner = r"<table><tbody>\s*(.*?)\s*</tbody></table>" if name in rows else r"\s*(.*?)\s*"
         begin, end = re.escape(slot["begin_" + name]), re.escape(slot["end_" + name])
-        pattern = rf"<div>{begin}</div><div>{inner}</div><div>{end}</div>"
-        match = re.search(pattern, inlined, re.DOTALL)
+        match = re.search(rf"<div>{begin}</div><div>\s*(.*?)\s*</div><div>{end}</div>", inlined, re.DOTALL)
         if match is None:
             raise RuntimeError(f"fragment {name!r} was lost while inlining CSS")
         out[name] = match.group(1)
@@ -132,27 +129,58 @@ def _inline_fragments(fragments: Mapping[str, str], slot: Slots, *, rows: frozen
 
 # --- The per-edition body -----------------------------------------------------------------------------------
 
+# The per-paper parts of a card: ``title`` and ``abstract`` (highlighted in the keyword section), ``why`` (the
+# sentence a keyword matched) and ``actions`` (a reader's own links for the paper; empty unless a sender fills it).
+CARD_SLOTS = frozenset({"title", "abstract", "why", "actions"})
+# The per-reader parts of the email; besides these, one ``card_<position>`` slot per paper.
+BODY_SLOTS = frozenset({"preheader", "foryou", "keywords", "footer"})
+TEXT_SLOTS = BODY_SLOTS - {"preheader"}
+# Lines of invisible characters after the preheader, so the inbox preview stops there.
+PREHEADER_PAD_LINES = 6
+PREHEADER_TITLE_CHARS = 150
+
 
 @dataclass(frozen=True, slots=True)
 class EntryFragment:
-    """One entry as a keyword-section card, with slots for its highlighted title and abstract."""
+    """One paper's card, with slots for its title, abstract, matched sentence and the reader's own links.
+
+    ``html_values`` / ``text_values`` fill them as the day's list shows them (nothing highlighted, no reader
+    links); ``default_html`` / ``default_text`` are the cards filled that way, shared by every reader.
+    """
 
     view: EntryView
     html: Slotted
     text: Slotted
+    html_values: dict[str, str]
+    text_values: dict[str, str]
+    default_html: str
+    default_text: str
+
+    @property
+    def slot(self) -> str:
+        """The name of this card's slot in the body."""
+        return f"card_{self.view.position}"
 
 
 @dataclass(slots=True)
 class EditionBody:
-    """Everything shared by all recipients of one edition, rendered once."""
+    """Everything shared by all recipients of one edition, rendered once.
+
+    ``html`` and ``text`` hold the per-reader slots (``BODY_SLOTS`` and one ``card_<position>`` per paper);
+    ``html_defaults`` / ``text_defaults`` fill every one of them but ``keywords`` and ``footer`` as they are for a
+    reader with nothing of their own, so a sender starts from a copy and replaces what differs.
+    """
 
     edition_id: int
     date_label: str
     frequency: str
     subject: str
+    preheader: str
     archive_url: str
-    html: Slotted  # slots: keywords, footer
+    html: Slotted
     text: Slotted
+    html_defaults: dict[str, str]
+    text_defaults: dict[str, str]
     footer_html: Slotted  # slots: preferences_url, unsubscribe_url
     footer_text: Slotted
     archive_footer_html: str
@@ -180,9 +208,35 @@ def edition_subject(edition: Edition) -> str:
     return " ".join(edition.subject.split()) or default_subject(date=edition.date, frequency=edition.frequency)
 
 
+def edition_preheader(views: list[EntryView]) -> str:
+    """What the inbox shows after the subject: the top paper and how many follow it (plain text)."""
+    if not views:
+        return "No papers were listed in this period."
+    top = trim_text(views[0].title, PREHEADER_TITLE_CHARS)
+    rest = len(views) - 1
+    return f"#1 {top}" + (f", and {rest} more paper{'s' if rest != 1 else ''}" if rest else "")
+
+
 def _render_pair(name: str, context: dict[str, Any]) -> tuple[str, str]:
     return render_to_string(f"emails/edition/{name}.html", context), render_to_string(
         f"emails/edition/{name}.txt", context
+    )
+
+
+def _entry_fragment(view: EntryView, html_card: str, text_card: str, slot: Slots) -> EntryFragment:
+    html_split, text_split = slot.split(html_card), slot.split(text_card)
+    if html_split.slots != CARD_SLOTS or text_split.slots != CARD_SLOTS:
+        raise RuntimeError(f"card templates lost a slot: {sorted(html_split.slots)} / {sorted(text_split.slots)}")
+    html_values = {"title": html.escape(view.title), "abstract": html.escape(view.abstract), "why": "", "actions": ""}
+    text_values = {"title": view.title_wrapped, "abstract": view.abstract_wrapped, "why": "", "actions": ""}
+    return EntryFragment(
+        view=view,
+        html=html_split,
+        text=text_split,
+        html_values=html_values,
+        text_values=text_values,
+        default_html=wrap_long_lines(html_split.fill(html_values)),
+        default_text=text_split.fill(text_values),
     )
 
 
@@ -199,11 +253,11 @@ def edition_body(edition: Edition) -> EditionBody:
         "dateline": f"The week to {date_label}" if weekly else date_label,
         "list_title": "The week's most-discussed papers" if weekly else "Today's trending papers",
         "intro": edition.intro.strip(),
-        "entries": views,
         "archive_url": archive_url(edition),
         "site_url": settings.SITE_URL,
         "subscribe_url": f"{settings.SITE_URL}/",
         "archive_index_url": f"{settings.SITE_URL}{reverse('digest:edition_list')}",
+        "preheader_pad": range(PREHEADER_PAD_LINES),
     }
     html_doc = wrap_long_lines(inline_css(render_to_string("emails/edition/body.html", context)))
     text_doc = render_to_string("emails/edition/body.txt", context)
@@ -215,31 +269,38 @@ def edition_body(edition: Edition) -> EditionBody:
         ("archive_footer", "footer", {"personal": False}),
         ("keywords_open", "keywords_open", {"keywords": slot.keywords}),
         ("keywords_none", "keywords_none", {"keywords": slot.keywords}),
+        ("empty", "empty", {}),
     ):
         fragments[name], texts[name] = _render_pair(template, {**context, **extra})
-    card_slots = {
-        "title_html": slot.title,
-        "abstract_html": slot.abstract,
-        "title_text": slot.title,
-        "abstract_text": slot.abstract,
-    }
     for view in views:
-        card_context = {**context, **card_slots, "entry": view}
+        card_context = {**context, "entry": view}
         fragments[f"card_{view.position}"], texts[f"card_{view.position}"] = _render_pair("card", card_context)
-    rows = frozenset(name for name in fragments if name.startswith(("card_", "keywords_")))
-    inlined = {name: wrap_long_lines(value) for name, value in _inline_fragments(fragments, slot, rows=rows).items()}
+    inlined = {name: wrap_long_lines(value) for name, value in _inline_fragments(fragments, slot).items()}
+    entries = tuple(
+        _entry_fragment(view, inlined[f"card_{view.position}"], texts[f"card_{view.position}"], slot) for view in views
+    )
 
-    # The "view in browser" line is the same for everyone; filling it now leaves only per-recipient slots.
-    html_body = slot.split(html_doc.replace(slot.browser, inlined["browser"]))
-    text_body = slot.split(text_doc.replace(slot.browser, texts["browser"]))
+    # Filled now, the same for everyone: the "view in browser" line, and where the cards go (one slot each).
+    html_cards = "\n".join(slot[entry.slot] for entry in entries) if entries else inlined["empty"]
+    text_cards = "\n".join(slot[entry.slot] for entry in entries) if entries else texts["empty"]
+    html_doc = html_doc.replace(slot.browser, inlined["browser"]).replace(slot.cards, html_cards)
+    text_doc = text_doc.replace(slot.browser, texts["browser"]).replace(slot.cards, text_cards)
+    preheader = edition_preheader(views)
     body = EditionBody(
         edition_id=edition.pk,
         date_label=date_label,
         frequency=edition.frequency,
         subject=edition_subject(edition),
+        preheader=preheader,
         archive_url=context["archive_url"],
-        html=html_body,
-        text=text_body,
+        html=slot.split(html_doc),
+        text=slot.split(text_doc),
+        html_defaults={
+            "preheader": html.escape(preheader),
+            "foryou": "",
+            **{entry.slot: entry.default_html for entry in entries},
+        },
+        text_defaults={"foryou": "", **{entry.slot: entry.default_text for entry in entries}},
         footer_html=slot.split(inlined["footer"]),
         footer_text=slot.split(texts["footer"].strip()),
         archive_footer_html=inlined["archive_footer"],
@@ -248,16 +309,10 @@ def edition_body(edition: Edition) -> EditionBody:
         keywords_open_text=slot.split(texts["keywords_open"]),
         keywords_none_html=slot.split(inlined["keywords_none"]),
         keywords_none_text=slot.split(texts["keywords_none"]),
-        entries=tuple(
-            EntryFragment(
-                view=view,
-                html=slot.split(inlined[f"card_{view.position}"]),
-                text=slot.split(texts[f"card_{view.position}"]),
-            )
-            for view in views
-        ),
+        entries=entries,
         tags=("edition", f"edition-{edition.frequency}"),
     )
-    if body.html.slots != {"keywords", "footer"} or body.text.slots != {"keywords", "footer"}:
+    cards = {entry.slot for entry in entries}
+    if body.html.slots != BODY_SLOTS | cards or body.text.slots != TEXT_SLOTS | cards:
         raise RuntimeError(f"edition templates lost a slot: {sorted(body.html.slots)} / {sorted(body.text.slots)}")
     return body

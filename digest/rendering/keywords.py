@@ -69,8 +69,6 @@ def keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w)(?:{alternatives})", re.IGNORECASE)
 
 
-# The section sits in a row of the edition's layout table, as a table of its own rows.
-_SECTION_OPEN = '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">'
 # The highlight is added per keyword set, after the CSS pass, so it carries its style itself (same as .tp-hl).
 HIGHLIGHT_STYLE = "background-color:#fde047; color:#18181b; font-weight:bold"
 
@@ -112,20 +110,23 @@ def keyword_section(body: EditionBody, keywords: Iterable[object]) -> tuple[str,
         view = fragment.view
         if not pattern.search(view.search_text):
             continue
-        html_parts.append(
-            fragment.html.fill(
-                {"title": highlight_html(view.title, pattern), "abstract": highlight_html(view.abstract, pattern)}
-            )
-        )
-        title_text = fill_paragraph(highlight_text(view.title, pattern))
-        abstract_text = fill_paragraph(highlight_text(view.abstract, pattern))
-        text_parts.append(fragment.text.fill({"title": title_text, "abstract": abstract_text}))
+        html_values = {
+            **fragment.html_values,
+            "title": highlight_html(view.title, pattern),
+            "abstract": highlight_html(view.abstract, pattern),
+        }
+        html_parts.append(fragment.html.fill(html_values))
+        text_values = {
+            **fragment.text_values,
+            "title": fill_paragraph(highlight_text(view.title, pattern)),
+            "abstract": fill_paragraph(highlight_text(view.abstract, pattern)),
+        }
+        text_parts.append(fragment.text.fill(text_values))
     if html_parts:
         section_html = body.keywords_open_html.fill({"keywords": shown}) + "\n" + "\n".join(html_parts)
-        section_html = f"{_SECTION_OPEN}\n{section_html}\n</table>"
         section_text = body.keywords_open_text.fill({"keywords": ", ".join(key)}) + "\n" + "\n".join(text_parts) + "\n"
     else:
-        section_html = f"{_SECTION_OPEN}\n{body.keywords_none_html.fill({'keywords': shown})}\n</table>"
+        section_html = body.keywords_none_html.fill({"keywords": shown})
         section_text = body.keywords_none_text.fill({"keywords": ", ".join(key)})
     result = (wrap_long_lines(section_html), section_text)
     cache[key] = result

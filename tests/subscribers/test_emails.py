@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from subscribers.emails import HeaderInjectionError, RenderedEmail, build_message, render_email
@@ -24,7 +26,9 @@ def test_every_kind_renders_one_line_subject_text_and_inlined_html(kind):
     rendered = render_email(kind, _context(make_subscriber()))
     assert rendered.subject and "\n" not in rendered.subject
     assert "https://x.test/" in rendered.text
-    assert "<style" not in rendered.html  # nothing left but at-rules, and these templates have none
+    # Every rule is inlined; the one <style> left holds only the narrow-screen @media rule, which cannot be.
+    styles = re.findall(r"<style[^>]*>(.*?)</style>", rendered.html, re.DOTALL)
+    assert len(styles) == 1 and styles[0].strip().startswith("@media (max-width")
     assert 'style="' in rendered.html
 
 
@@ -69,3 +73,13 @@ def test_build_message_has_text_and_html_parts_and_headers():
 def test_build_message_refuses_header_injection(to, headers, subject):
     with pytest.raises(HeaderInjectionError):
         build_message(rendered=RenderedEmail(subject=subject, text="t", html="<p>h</p>"), to=to, headers=headers)
+
+
+def test_every_message_gets_a_message_id_on_the_sending_domain(settings):
+    settings.DEFAULT_FROM_EMAIL = "Papers <hello@Mail.Example.net>"
+    rendered = RenderedEmail(subject="s", text="t", html="<p>h</p>")
+    message = build_message(rendered=rendered, to="a@example.com")
+    assert re.fullmatch(r"<[^<>@\s]+@mail\.example\.net>", message.extra_headers["Message-ID"])
+    assert message.message()["Message-ID"] == message.extra_headers["Message-ID"]
+    given = build_message(rendered=rendered, to="a@example.com", headers={"Message-ID": "<x@example.net>"})
+    assert given.extra_headers["Message-ID"] == "<x@example.net>"

@@ -105,8 +105,8 @@ def test_keyword_section_lists_matches_first_and_highlights_them(edition: Editio
     assert "proteins" in section
     assert "Scaling laws" not in section
     assert '<mark class="tp-hl"' in section and ">Diffusion</mark>" in section
-    # The full list still follows, unhighlighted.
-    assert html.count("Scaling laws for retrieval-augmented agents") == 1
+    # The full list still follows, unhighlighted (the hidden preheader names the #1 paper too).
+    assert html[html.index('class="tp-wrapper"') :].count("Scaling laws for retrieval-augmented agents") == 1
     text = message.body
     assert text.index("MATCHING YOUR KEYWORDS: diffusion") < text.index("*Diffusion* models for proteins")
     assert text.index("*Diffusion* models for proteins") < text.index("TODAY'S TRENDING PAPERS")
@@ -205,3 +205,37 @@ def test_weekly_subject_and_archive_link() -> None:
 def test_curator_subject_wins_and_stays_one_line(edition: Edition) -> None:
     edition.subject = "Special\r\nissue"
     assert edition_message(edition_body(edition), subscriber()).subject == "Special issue"
+
+
+def test_preheader_says_what_is_inside_before_anything_else(edition: Edition) -> None:
+    html = html_of(edition_message(edition_body(edition), subscriber()))
+    body = html[html.index("<body>") :]
+    hidden = re.search(r'<div class="tp-preheader" style="([^"]*)">([^<]*)</div>', body)
+    assert hidden is not None and body.index(hidden.group(0)) < body.index("View this edition in your browser")
+    assert "display:none" in hidden.group(1).replace(" ", "")
+    assert hidden.group(2).split("\n")[0] == "#1 Scaling laws for retrieval-augmented agents, and 2 more papers"
+    only = make_edition(date=date(2025, 3, 15), papers=[make_paper(title="Only <one> paper")])
+    html = html_of(edition_message(edition_body(only), subscriber("other@example.com")))
+    assert "#1 Only &lt;one&gt; paper\n" in html  # escaped, and no "and 0 more"
+
+
+def test_edition_carries_list_id_feedback_id_and_a_message_id_on_the_sending_domain(edition: Edition, settings) -> None:
+    settings.DEFAULT_FROM_EMAIL = "Trending Papers <papers@news.example.org>"
+    settings.NEWSLETTER_NAME = "Trending Papers"
+    body = edition_body(edition)
+    first, second = edition_message(body, subscriber()), edition_message(body, subscriber("b@example.com"))
+    headers = first.extra_headers
+    assert headers["List-Id"] == "Trending Papers <trending-papers.news.example.org>"
+    assert headers["Feedback-ID"] == f"{edition.pk}:daily:newsletter:trending-papers"
+    assert re.fullmatch(r"<[^<>@\s]+@news\.example\.org>", headers["Message-ID"])
+    assert second.extra_headers["Message-ID"] != headers["Message-ID"]  # one per message
+    raw = first.message()
+    assert raw["List-Id"] == headers["List-Id"] and raw["Message-ID"] == headers["Message-ID"]
+
+
+def test_list_id_quotes_a_name_with_specials(edition: Edition, settings) -> None:
+    settings.DEFAULT_FROM_EMAIL = "papers@example.org"
+    settings.NEWSLETTER_NAME = "Papers, daily: the best"
+    message = edition_message(edition_body(edition), subscriber())
+    assert message.extra_headers["List-Id"] == '"Papers, daily: the best" <papers-daily-the-best.example.org>'
+    assert message.extra_headers["Feedback-ID"].endswith(":newsletter:papers-daily-the-best")
