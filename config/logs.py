@@ -72,6 +72,19 @@ class HttpAccessFilter(logging.Filter):
         return True
 
 
+class WebhookRefusalFilter(logging.Filter):
+    """Drops Django's "Bad Request" / "Not Found" lines for the ESP webhooks: their guard logs its own refusals,
+    at most one line per client a minute (subscribers/webhooks/guard.py), which a line per request would undo."""
+
+    PREFIX = "/anymail/"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        status = getattr(record, "status_code", None)
+        path = getattr(request, "path", "")
+        return not (isinstance(status, int) and 400 <= status < 500 and str(path).startswith(self.PREFIX))
+
+
 class PlainFormatter(logging.Formatter):
     """The classic one-line format, followed by whichever context fields the record carries."""
 
@@ -103,6 +116,7 @@ def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
         "filters": {
             "celery_task": {"()": "config.logs.CeleryTaskFilter"},
             "http_access": {"()": "config.logs.HttpAccessFilter"},
+            "webhook_refusals": {"()": "config.logs.WebhookRefusalFilter"},
         },
         "formatters": {"main": formatter},
         "handlers": {
@@ -116,5 +130,9 @@ def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
             }
         },
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {"django.db.backends": {"level": "WARNING"}},
+        "loggers": {
+            "django.db.backends": {"level": "WARNING"},
+            # A filter on the logger (not the handler), so it holds whatever handlers are attached.
+            "django.request": {"filters": ["webhook_refusals"]},
+        },
     }

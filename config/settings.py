@@ -153,6 +153,19 @@ WEBHOOK_SECRET = read_str("WEBHOOK_SECRET")
 # Tracking webhooks take HTTP basic auth "user:password". Without a configured secret they refuse every request
 # (a random secret nobody knows) rather than trust anyone who finds the URL.
 ANYMAIL["WEBHOOK_SECRET"] = WEBHOOK_SECRET or f"unset:{secrets.token_urlsafe(24)}"
+# Amazon SNS signs every message with a certificate it serves from https://sns.<region>.amazonaws.com; only URLs
+# whose origin (scheme://host[:port]) matches this in full are fetched, for the certificate or a SubscribeURL.
+SNS_TRUSTED_ORIGIN_PATTERN = read_str("SNS_TRUSTED_ORIGIN_PATTERN")
+try:
+    re.compile(SNS_TRUSTED_ORIGIN_PATTERN)
+except re.error as _exc:
+    raise ImproperlyConfigured(f"SNS_TRUSTED_ORIGIN_PATTERN={SNS_TRUSTED_ORIGIN_PATTERN!r}: {_exc}") from None
+# Where `manage.py doctor` looks up SPF, DKIM and DMARC: "IP" or "IP:PORT" (IPv6 as "[::1]:53"), comma-separated;
+# empty = the system's resolvers (/etc/resolv.conf).
+DNS_NAMESERVERS = read_list("DNS_NAMESERVERS")
+for _ns in DNS_NAMESERVERS:
+    if not re.fullmatch(r"[0-9.]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+", _ns):
+        raise ImproperlyConfigured(f"DNS_NAMESERVERS: {_ns!r} is not an IP address, IP:PORT or [IPv6]:PORT.")
 ESP_RATE_LIMIT = read_float("ESP_RATE_LIMIT")  # messages per second across workers; 0 = none
 
 # --- Newsletter --------------------------------------------------------------------------------------------

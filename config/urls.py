@@ -11,8 +11,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # No trailing slash and exempt from the HTTPS redirect: what load balancers probe by default.
     path("healthz", healthz, name="healthz"),
-    # ESP tracking webhooks (delivered, bounced, complained, ...), behind HTTP basic auth with WEBHOOK_SECRET.
-    path("anymail/", include("anymail.urls")),
+    # The configured ESP's tracking and inbound webhooks only, behind HTTP basic auth with WEBHOOK_SECRET (and the
+    # ESP's signature where it signs): another ESP's URL is a 404, bad input a 4xx (subscribers/webhooks/guard.py).
+    path("anymail/", include("subscribers.webhooks.urls")),
     path("", include("subscribers.urls")),
     path("", include("digest.urls")),
 ]

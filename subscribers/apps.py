@@ -8,6 +8,6 @@ class SubscribersConfig(AppConfig):
     verbose_name = "Subscribers and deliveries"
 
     def ready(self) -> None:
-        # Connects the Anymail tracking receiver. Imported here, not at the top: webhooks uses the models, which
-        # are loaded only once apps are ready.
-        from subscribers import webhooks  # noqa: F401
+        # Connects the Anymail tracking and inbound receivers. Imported here, not at the top: they use the models,
+        # which are loaded only once apps are ready.
+        from subscribers.webhooks import inbound, tracking  # noqa: F401

@@ -68,12 +68,33 @@ EMAIL = (
         name="WEBHOOK_SECRET",
         kind=Kind.TEXT,
         default="",
-        meaning="HTTP basic auth `user:password` the ESP's tracking webhooks must present. Unset, every webhook "
-        "request is refused.",
+        meaning="HTTP basic auth `user:password` the ESP's tracking and inbound webhooks must present (put it in "
+        "the webhook URL: `https://user:password@host/anymail/...`). Unset, every webhook request is refused.",
         readers=(Reader.WEB,),
         group=Group.EMAIL,
         example="webhook-user:long-random-password",
         production="anymail:CHANGE-ME-long-random-password",
+    ),
+    Variable(
+        name="SNS_TRUSTED_ORIGIN_PATTERN",
+        kind=Kind.TEXT,
+        default=r"https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?",
+        meaning="Regular expression the origin (`scheme://host[:port]`) of an Amazon SNS message's SigningCertURL "
+        "and SubscribeURL must match in full before it is fetched; SES notifications whose signature does not "
+        "verify against that certificate are refused. Change it only to test against a stand-in.",
+        readers=(Reader.WEB,),
+        group=Group.EMAIL,
+    ),
+    Variable(
+        name="DNS_NAMESERVERS",
+        kind=Kind.LIST,
+        default=(),
+        default_text="the system's resolvers",
+        meaning="Nameservers `manage.py doctor` asks for the sender domain's SPF, DKIM and DMARC records: `IP`, "
+        "`IP:PORT` or `[IPv6]:PORT`, comma-separated.",
+        readers=(Reader.COMMANDS,),
+        group=Group.EMAIL,
+        example="1.1.1.1,8.8.8.8",
     ),
     Variable(
         name="ESP_RATE_LIMIT",
@@ -139,9 +160,16 @@ ESP_KEYS = (
         production="eu-west-1",
     ),
     _key(
+        "AWS_DEFAULT_REGION",
+        "amazon_ses",
+        "boto3's own name for the region: read when AWS_REGION is unset.",
+        example="eu-west-1",
+    ),
+    _key(
         "AWS_ACCESS_KEY_ID",
         "amazon_ses",
-        "Access key of an IAM user allowed ses:SendRawEmail and ses:GetSendQuota.",
+        "Access key of an IAM user allowed ses:SendRawEmail, ses:GetSendQuota and (for doctor's DKIM check) "
+        "ses:GetIdentityDkimAttributes.",
         fill_in=True,
         production="AKIA-CHANGE-ME",
     ),
@@ -169,6 +197,18 @@ ESP_KEYS = (
         "How Anymail sends to several recipients: `use-bulk-email` or `expect-bulk-email`; unset lets Anymail choose.",
         example="use-bulk-email",
     ),
+    _key(
+        "MAILERSEND_SIGNING_SECRET",
+        "mailersend",
+        "Verifies the signature of MailerSend's tracking webhook (MailerSend > Webhooks); unset, its URL is a 404.",
+        readers=_WEBHOOKS,
+    ),
+    _key(
+        "MAILERSEND_INBOUND_SECRET",
+        "mailersend",
+        "Verifies the signature of MailerSend's inbound route (unsubscribe by mail); unset, its URL is a 404.",
+        readers=_WEBHOOKS,
+    ),
     _key("MAILGUN_API_KEY", "mailgun", "Mailgun private API key."),
     _key(
         "MAILGUN_SENDER_DOMAIN",
@@ -180,7 +220,7 @@ ESP_KEYS = (
     _key(
         "MAILGUN_WEBHOOK_SIGNING_KEY",
         "mailgun",
-        "Verifies the signature of Mailgun's tracking webhooks.",
+        "Verifies the signature of Mailgun's tracking webhooks and inbound route (Anymail falls back to the API key).",
         readers=_WEBHOOKS,
     ),
     _key("MAILJET_API_KEY", "mailjet", "Mailjet API key."),
@@ -188,22 +228,36 @@ ESP_KEYS = (
     _key("MAILJET_API_URL", "mailjet", "Mailjet API base URL."),
     _key("MANDRILL_API_KEY", "mandrill", "Mandrill API key."),
     _key(
-        "MANDRILL_WEBHOOK_KEY", "mandrill", "Verifies the signature of Mandrill's tracking webhooks.", readers=_WEBHOOKS
+        "MANDRILL_WEBHOOK_KEY",
+        "mandrill",
+        "Verifies the signature of Mandrill's webhooks (tracking and inbound share one URL); unset, it is a 404.",
+        readers=_WEBHOOKS,
     ),
     _key(
         "MANDRILL_WEBHOOK_URL",
         "mandrill",
-        "The tracking webhook's URL exactly as Mandrill calls it (part of its signature).",
+        "The webhook's URL exactly as Mandrill calls it (part of its signature), if a proxy changes what Django sees.",
         readers=_WEBHOOKS,
     ),
     _key("POSTAL_API_KEY", "postal", "Postal server API key."),
     _key("POSTAL_API_URL", "postal", "Your Postal server's URL.", example="https://postal.example.org"),
-    _key("POSTAL_WEBHOOK_KEY", "postal", "Public key that verifies Postal's tracking webhooks.", readers=_WEBHOOKS),
+    _key(
+        "POSTAL_WEBHOOK_KEY",
+        "postal",
+        "Public key that verifies Postal's tracking and inbound webhooks; unset, their URLs are a 404.",
+        readers=_WEBHOOKS,
+    ),
     _key("POSTMARK_SERVER_TOKEN", "postmark", "Postmark server API token."),
     _key("POSTMARK_API_URL", "postmark", "Postmark API base URL."),
     _key("RESEND_API_KEY", "resend", "Resend API key (full access, so doctor's domain check works)."),
     _key("RESEND_API_URL", "resend", "Resend API base URL."),
-    _key("RESEND_SIGNING_SECRET", "resend", "Verifies the signature of Resend's tracking webhooks.", readers=_WEBHOOKS),
+    _key(
+        "RESEND_SIGNING_SECRET",
+        "resend",
+        "Verifies the signature of Resend's tracking webhooks (needs the `svix` package, not installed by default: "
+        "set, without it, the webhook is a 404).",
+        readers=_WEBHOOKS,
+    ),
     _key("SCALEWAY_SECRET_KEY", "scaleway", "Scaleway API secret key."),
     _key("SCALEWAY_PROJECT_ID", "scaleway", "Scaleway project the emails are sent from."),
     _key("SCALEWAY_REGION", "scaleway", "Scaleway region.", anymail_default="fr-par"),

@@ -96,3 +96,30 @@ def test_env_example_documents_every_variable_the_service_reads() -> None:
     for path in [*ROOT.glob("config/*.py"), *ROOT.glob("digest/**/*.py"), *ROOT.glob("subscribers/**/*.py")]:
         read.update(re.findall(r"env_(?:str|bool|int|float|list)\(\s*[\"']([A-Z0-9_]+)[\"']", path.read_text()))
     assert read - documented == set()
+
+
+def test_aws_default_region_is_accepted_where_aws_region_is() -> None:
+    env = {k: v for k, v in _complete_env("amazon_ses").items() if k != "AWS_REGION"}
+    config = email_config("amazon_ses", {**env, "AWS_DEFAULT_REGION": "ap-south-1"})
+    assert config.anymail["AMAZON_SES_CLIENT_PARAMS"]["region_name"] == "ap-south-1"
+    # Both set: AWS_REGION, the name this service documents, wins.
+    config = email_config("amazon_ses", {**env, "AWS_DEFAULT_REGION": "ap-south-1", "AWS_REGION": "eu-west-1"})
+    assert config.anymail["AMAZON_SES_CLIENT_PARAMS"]["region_name"] == "eu-west-1"
+    with pytest.raises(ImproperlyConfigured, match=r"needs AWS_REGION \(or AWS_DEFAULT_REGION\) set"):
+        email_config("amazon_ses", env)
+
+
+def test_a_process_starts_with_only_aws_default_region(tmp_path: Path) -> None:
+    env = {
+        **PRODUCTION_ENV,
+        "VAR_DIR": str(tmp_path),
+        "ESP": "amazon_ses",
+        "AWS_DEFAULT_REGION": "ap-south-1",
+        "AWS_ACCESS_KEY_ID": "id",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+    }
+    result = manage(
+        "shell", "-c", "from django.conf import settings; print(settings.ANYMAIL['AMAZON_SES_CLIENT_PARAMS'])", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "'region_name': 'ap-south-1'" in result.stdout

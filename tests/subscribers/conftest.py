@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from config.celery import app as celery_app
+from tests.subscribers.webhook_support import mount_esp, sns_signer  # noqa: F401 (the webhook tests' fixtures)
 
 
 @pytest.fixture(autouse=True)

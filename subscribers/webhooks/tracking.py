@@ -103,6 +103,6 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> bool
     return True
 
 
-@receiver(tracking, dispatch_uid="subscribers.webhooks.on_tracking")
+@receiver(tracking, dispatch_uid="subscribers.webhooks.tracking.on_tracking")
 def on_tracking(sender: object, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any) -> None:
     tracking_event_record(event=event, esp_name=esp_name)
