@@ -2,37 +2,26 @@
 
 The checks talk to the real services (database, broker, the ESP's API) with short timeouts, and never send mail:
 for the ESP they make the read-only call that proves the credentials are accepted (Amazon SES: GetSendQuota) and,
-where the ESP exposes it, that the sender's address or domain is verified.
+where the ESP exposes it, that the sender's address or domain is verified. The sender domain's SPF, DKIM and DMARC
+records are looked up in DNS (``config.doctor_dns``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import boto3
 import botocore.exceptions
 import requests
-from botocore.config import Config
 from django.conf import settings
 from django.core.checks import WARNING, run_checks
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from config.doctor_dns import check_dns, ses_client, ses_client_params
 from config.esp import ESPS
+from config.findings import Finding, sender_address
 from config.health import check_broker as probe_broker
-
-
-@dataclass(frozen=True)
-class Finding:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    # A warning is reported but does not fail the run (e.g. "sender not checkable with this ESP").
-    warning: bool = False
 
 
 def check_database() -> list[Finding]:
@@ -114,10 +103,6 @@ def check_site_url() -> list[Finding]:
     return [Finding("SITE_URL", True, f"{settings.SITE_URL} is absolute")]
 
 
-def sender_address() -> str:
-    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
-
-
 def check_sender_format() -> list[Finding]:
     address = sender_address()
     domain = address.rpartition("@")[2]
@@ -165,13 +150,8 @@ def check_esp() -> list[Finding]:
 
 
 def check_amazon_ses() -> list[Finding]:
-    configured = settings.ANYMAIL.get("AMAZON_SES_CLIENT_PARAMS")
-    params: dict[str, Any] = dict(configured) if isinstance(configured, dict) else {}
-    params.pop("config", None)
-    client = boto3.client(
-        "ses", config=Config(connect_timeout=5, read_timeout=10, retries={"total_max_attempts": 1}), **params
-    )
-    region = params.get("region_name", "?")
+    client = ses_client()
+    region = ses_client_params().get("region_name", "?")
     try:
         quota = client.get_send_quota()
     except botocore.exceptions.ClientError as exc:
@@ -365,6 +345,7 @@ def run_all() -> list[Finding]:
         check_broker,
         check_sender_format,
         check_esp,
+        check_dns,
     ):
         try:
             findings.extend(check())

@@ -10,21 +10,27 @@ from pathlib import Path
 import pytest
 
 from tests.ops.conftest import PRODUCTION_ENV, manage
+from tests.ops.dns_zones import good_records
+from tests.support.dns_server import dns_server
 from tests.support.services import MotoSES, database_url_for, free_port
 
 
 @pytest.fixture
-def good_env(postgres: None, redis_url: str, ses: MotoSES, tmp_path: Path) -> dict[str, str]:
+def good_env(postgres: None, redis_url: str, ses: MotoSES, tmp_path: Path) -> Iterator[dict[str, str]]:
     from django.db import connection
 
-    return {
-        **PRODUCTION_ENV,
-        **ses.env(),
-        "VAR_DIR": str(tmp_path),
-        # The migrated test database of this run.
-        "DATABASE_URL": database_url_for(connection.settings_dict),
-        "REDIS_URL": redis_url,
-    }
+    # example.com's DNS as an operator who followed the README publishes it (SPF for SES and Postmark, DKIM, DMARC),
+    # served on loopback; unverified.example.net has no records at all.
+    with dns_server(good_records(ses, "example.com")) as dns:
+        yield {
+            **PRODUCTION_ENV,
+            **ses.env(),
+            "VAR_DIR": str(tmp_path),
+            # The migrated test database of this run.
+            "DATABASE_URL": database_url_for(connection.settings_dict),
+            "REDIS_URL": redis_url,
+            "DNS_NAMESERVERS": dns.nameserver,
+        }
 
 
 def lines(output: str) -> list[str]:
@@ -41,6 +47,9 @@ def test_good_configuration_passes(good_env: dict[str, str]) -> None:
     assert "ok  broker: redis reachable" in out
     assert any(line.startswith("ok  ESP: amazon_ses in us-east-1 accepted the credentials (quota") for line in out)
     assert "ok  sender: papers@example.com may send (verified: example.com)" in out
+    assert "ok  SPF: SPF at example.com allows amazon_ses (include:amazonses.com)" in out
+    assert "ok  DKIM: the 3 CNAMEs SES expects are published at example.com (SES: Success)" in out
+    assert "ok  DMARC: DMARC at _dmarc.example.com: policy quarantine" in out
     assert out[-1] == "All checks passed: this configuration can send."
 
 
@@ -66,7 +75,10 @@ def test_broken_configuration_names_each_problem_and_its_fix(good_env: dict[str,
         in out
     )
     assert "fix: verify the domain unverified.example.net in the SES console" in out
-    assert "CommandError: 4 problem(s) to fix" in result.stderr
+    assert "FAIL SPF: no SPF record (TXT v=spf1) at unverified.example.net" in out
+    assert "FAIL DKIM: SES has no DKIM tokens for unverified.example.net" in out
+    assert "FAIL DMARC: no DMARC record (TXT v=DMARC1) at _dmarc.unverified.example.net" in out
+    assert "CommandError: 7 problem(s) to fix" in result.stderr
 
 
 def test_unreachable_esp(good_env: dict[str, str]) -> None:
