@@ -30,7 +30,7 @@ from anymail.exceptions import (
 from anymail.webhooks.amazon_ses import AmazonSESBaseWebhookView, AnymailBotoClientAPIError
 from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
@@ -114,15 +114,16 @@ def _refusal(status: int, text: str) -> HttpResponse:
     return HttpResponse(f"{text}\n", status=status, content_type="text/plain; charset=utf-8")
 
 
-def guarded_view(view_class: type[View]) -> Callable[..., HttpResponse]:
+def guarded_view(view_class: type[View]) -> Callable[..., HttpResponseBase]:
     """A view function for one Anymail webhook view class, with the guard (and SNS verification for SES)."""
     mixins: tuple[type, ...] = (GuardMixin,)
     if issubclass(view_class, AmazonSESBaseWebhookView):
         mixins = (GuardMixin, SnsVerifiedMixin)
-    view = type(f"Guarded{view_class.__name__}", (*mixins, view_class), {}).as_view()
+    guarded: type[View] = type(f"Guarded{view_class.__name__}", (*mixins, view_class), {})
+    view = guarded.as_view()
 
     @csrf_exempt  # the ESP has no CSRF token; authentication is basic auth and signatures
-    def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             response = view(request, *args, **kwargs)
         except AnymailWebhookValidationFailure as exc:

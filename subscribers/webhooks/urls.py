@@ -29,7 +29,11 @@ def webhook_urlpatterns(esp: str) -> list[URLPattern]:
         route = str(pattern.pattern)
         if not route.lstrip("^").startswith(f"{esp}/"):
             continue
-        endpoint = guarded_view(pattern.callback.view_class)
+        # as_view() records the class it was made from: the guard wraps that class, not the finished view.
+        view_class = getattr(pattern.callback, "view_class", None)
+        if view_class is None:
+            continue
+        endpoint = guarded_view(view_class)
         mount = re_path if isinstance(pattern.pattern, RegexPattern) else path
         patterns.append(mount(route, endpoint, name=pattern.name))
     return patterns
