@@ -4,13 +4,19 @@ A paper's score is the sum of its parts, each kept on its edition entry so a cur
 
 - ``appearances``: how often it was listed in the window, each listing weighted by its recency (a paper listed
   every day of the week outranks one listed once);
+- ``position``: where each page put it, the page's own ranking: ``1 / log2(1 + position)`` per listing (1 for the
+  top, 0.5 for the third, 0.21 for the 26th; a discount that does not depend on the page's length), weighted by
+  the listing's recency, by ``POSITION_WEIGHT`` on a page that shows no upvotes (the plain-text rendering, where
+  the order is all the page says) and by ``VOTED_POSITION_WEIGHT`` on one that does (its upvotes already speak);
 - ``upvotes``: log2(1 + the most upvotes seen in the window), so 1,000 upvotes do not drown everything else;
 - ``recency``: ``RECENCY_WEIGHT`` halving every ``half_life_days`` since the paper was last listed;
 - ``boost``: the curator's boost, added as is;
 - ``clicks``: ``TRENDING_CLICK_WEIGHT`` * log2(1 + readers who clicked the paper in the newsletter in the last
   ``TRENDING_CLICK_DAYS`` days, scanners left out); absent when the weight is 0.
 
-Pinned papers come first (by score among themselves), hidden papers never appear.
+Pinned papers come first (by score among themselves), hidden papers never appear. Equal scores are ordered by
+upvotes, then by the best position the paper held on any page in the window, then by paper id: the same data always
+gives the same order.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from digest.models import Appearance, Edition, EditionEntry, Frequency, Paper
 from digest.readership import clicks_part, recent_readers
 
 APPEARANCE_WEIGHT = 1.0
+POSITION_WEIGHT = 3.0
+VOTED_POSITION_WEIGHT = 1.0
 UPVOTE_WEIGHT = 1.0
 RECENCY_WEIGHT = 2.0
 # A daily edition should favour what is new today; a weekly one weighs the whole week almost evenly.
@@ -60,6 +68,7 @@ class ScoredPaper:
     appearances: int
     max_upvotes: int
     last_listed: Date
+    best_position: int = 0
     pinned: bool = field(default=False)
 
 
@@ -82,32 +91,46 @@ def score_papers(
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
     start = as_of - timedelta(days=window_days - 1)
-    rows = Appearance.objects.filter(listed_date__gte=start, listed_date__lte=as_of, paper__hidden=False).values_list(
-        "paper_id", "listed_date", "upvotes"
+    # Hidden papers' rows are read too: whether a page shows upvotes is a fact about the whole page.
+    rows = Appearance.objects.filter(listed_date__gte=start, listed_date__lte=as_of).values_list(
+        "paper_id", "document_id", "listed_date", "position", "upvotes"
     )
 
-    ages: dict[int, list[int]] = defaultdict(list)
+    listings: dict[int, list[tuple[int, int, int]]] = defaultdict(list)  # paper -> (age, document, position)
     upvotes: dict[int, int] = {}
-    for paper_id, listed, votes in rows:
-        ages[paper_id].append((as_of - listed).days)
+    voted_pages: set[int] = set()
+    for paper_id, document_id, listed, position, votes in rows:
+        if listed is None:  # never, given the range filter; the column is nullable for undated pages
+            continue
+        listings[paper_id].append(((as_of - listed).days, document_id, position))
         if votes is not None:
             upvotes[paper_id] = max(upvotes.get(paper_id, 0), votes)
-    if not ages:
+            voted_pages.add(document_id)
+    if not listings:
         return []
-    papers = Paper.objects.in_bulk(list(ages))
+    papers = Paper.objects.in_bulk(list(listings))
     clicks_on = settings.TRENDING_CLICK_WEIGHT > 0
     readers = recent_readers(as_of=as_of) if clicks_on else {}
 
     scored: list[ScoredPaper] = []
-    for paper_id, paper_ages in ages.items():
+    for paper_id, paper_listings in listings.items():
         paper = papers.get(paper_id)
-        if paper is None or paper.hidden:  # deleted or hidden between the two queries
+        if paper is None or paper.hidden:  # hidden, or deleted between the two queries
             continue
         # Pages without upvotes (the plain-text rendering) leave the paper's own latest count as the best guess.
         votes = upvotes.get(paper_id, max(paper.upvotes, 0))
-        newest = min(paper_ages)
+        newest = min(age for age, _, _ in paper_listings)
+        position_score = sum(
+            (VOTED_POSITION_WEIGHT if document_id in voted_pages else POSITION_WEIGHT)
+            * 0.5 ** (age / half_life_days)
+            / math.log2(1 + max(position, 1))
+            for age, document_id, position in paper_listings
+        )
         parts = {
-            "appearances": _round(APPEARANCE_WEIGHT * sum(0.5 ** (age / half_life_days) for age in paper_ages)),
+            "appearances": _round(
+                APPEARANCE_WEIGHT * sum(0.5 ** (age / half_life_days) for age, _, _ in paper_listings)
+            ),
+            "position": _round(position_score),
             "upvotes": _round(UPVOTE_WEIGHT * math.log2(1 + votes)),
             "recency": _round(RECENCY_WEIGHT * 0.5 ** (newest / half_life_days)),
             "boost": _round(paper.boost),
@@ -119,14 +142,14 @@ def score_papers(
                 paper=paper,
                 score=_round(sum(parts.values())),
                 parts=parts,
-                appearances=len(paper_ages),
+                appearances=len(paper_listings),
                 max_upvotes=votes,
                 last_listed=as_of - timedelta(days=newest),
+                best_position=min(position for _, _, position in paper_listings),
                 pinned=paper.pinned,
             )
         )
-    # Ties broken by upvotes, then by the older row, so the same data always gives the same order.
-    scored.sort(key=lambda s: (not s.pinned, -s.score, -s.max_upvotes, s.paper.pk))
+    scored.sort(key=lambda s: (not s.pinned, -s.score, -s.max_upvotes, s.best_position, s.paper.pk))
     return scored[:limit] if limit is not None else scored
 
 

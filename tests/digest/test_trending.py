@@ -22,9 +22,11 @@ def test_score_parts_add_up_and_explain_the_order() -> None:
 
     assert [s.paper for s in scored] == [popular, quiet]
     top = scored[0]
-    assert set(top.parts) == {"appearances", "upvotes", "recency", "boost", "clicks"}
+    assert set(top.parts) == {"appearances", "position", "upvotes", "recency", "boost", "clicks"}
     assert top.parts["upvotes"] == pytest.approx(math.log2(256))
     assert top.parts["appearances"] == pytest.approx(1.0)
+    # First on a page that shows upvotes: the voted-page weight times 1 / log2(2).
+    assert top.parts["position"] == pytest.approx(1.0)
     assert top.parts["recency"] == pytest.approx(2.0)
     assert top.parts["boost"] == 0.0
     assert top.parts["clicks"] == 0.0
