@@ -57,7 +57,7 @@ def detect_format(data: bytes) -> str:
 
 def parse(data: bytes, *, format: str = "auto", today: date, listed_date: date | None = None) -> ParsedDocument:
     """Parse a digest document. ``listed_date`` is the operator's date: the day the page lists when it does not
-    say, and the year of a date heading that gives only month and day."""
+    say, and the reference day (else ``today``) for a heading with no year: the latest such date on or before it."""
     chosen = detect_format(data) if format in ("auto", "") else format
     parser = FORMATS.get(chosen)
     if parser is None:

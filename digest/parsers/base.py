@@ -148,11 +148,12 @@ DATE_LINE_RE = re.compile(
 )
 
 
-def parse_date_line(line: str, *, year_from: date | None, today: date) -> date | None:
+def parse_date_line(line: str, *, reference: date) -> date | None:
     """The date a heading like ``Mar 14`` names, or None when the line is not a date.
 
-    A heading without a year takes it from ``year_from`` (the operator's ``--date``) or else from ``today``; a date
-    that would then lie after ``today`` is last year's page, never a guess about the future.
+    A heading without a year is the latest such month-day on or before ``reference`` (the operator's ``--date``,
+    else the ingest day): a page read on 2025-03-31 that says ``Nov 6`` is from 2024-11-06, never a guess about
+    the future. An explicit year or an ISO date is taken as written.
     """
     match = DATE_LINE_RE.match(line.strip())
     if not match:
@@ -172,13 +173,13 @@ def parse_date_line(line: str, *, year_from: date | None, today: date) -> date |
             return date(int(explicit_year), month, day)
         except ValueError:
             return None
-    year = (year_from or today).year
-    for candidate_year in range(year, year - 9, -1):
+    # Eight years back reaches the previous Feb 29 from any day; further back no month-day can be missing.
+    for candidate_year in range(reference.year, reference.year - 9, -1):
         try:
             candidate = date(candidate_year, month, day)
         except ValueError:
-            continue  # Feb 29 in a common year: the page is from an earlier leap year.
-        if candidate <= today:
+            continue  # Feb 29 in a common year (or Apr 31): try an earlier year.
+        if candidate <= reference:
             return candidate
     return None
 

@@ -128,12 +128,12 @@ def _card_papers(soup: BeautifulSoup) -> list[ParsedPaper]:
 def _page_date(soup: BeautifulSoup, *, today: date, listed_date: date | None) -> date | None:
     for node in soup.find_all("time"):
         found = parse_iso_date(node.get("datetime")) or parse_date_line(
-            collapse_whitespace(node.get_text(" ")), year_from=listed_date, today=today
+            collapse_whitespace(node.get_text(" ")), reference=listed_date or today
         )
         if found:
             return found
     for node in soup.find_all(["h1", "h2"]):
-        found = parse_date_line(collapse_whitespace(node.get_text(" ")), year_from=listed_date, today=today)
+        found = parse_date_line(collapse_whitespace(node.get_text(" ")), reference=listed_date or today)
         if found:
             return found
     return None

@@ -58,7 +58,7 @@ def parse_text(data: bytes, *, today: date, listed_date: date | None = None) -> 
             index += 1
             continue
         if page_date is None:
-            found = parse_date_line(paragraph, year_from=listed_date, today=today)
+            found = parse_date_line(paragraph, reference=listed_date or today)
             if found is not None:
                 page_date = found
                 index += 1

@@ -123,3 +123,17 @@ def test_format_override_and_source(tmp_path: Path) -> None:
     assert error is None, out
     document = DigestDocument.objects.get()
     assert (document.source, document.format, document.listed_date) == (source, "text", date(2025, 2, 2))
+
+
+@pytest.mark.django_db
+def test_date_option_is_the_reference_for_a_date_without_a_year(tmp_path: Path) -> None:
+    page = tmp_path / "nov.txt"
+    page.write_text("Nov 6\n\nAn Autumn Paper\n\nListed in November.\n", encoding="utf-8")
+
+    output, error = ingest(str(page), "--date", "2025-03-31")
+
+    assert error is None, output
+    document = DigestDocument.objects.get()
+    assert document.listed_date == date(2024, 11, 6)  # never 2025-11-06, a day after the reference
+    assert Appearance.objects.get().listed_date == date(2024, 11, 6)
+    assert "listed 2024-11-06" in output

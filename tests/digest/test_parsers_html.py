@@ -99,3 +99,11 @@ def test_cards_without_article_each_find_their_own_upvotes() -> None:
 def test_page_without_papers_is_a_parse_error() -> None:
     with pytest.raises(ParseError, match="no papers found in the HTML"):
         parse((FIXTURES / "no-papers.html").read_bytes(), today=TODAY)
+
+
+def test_a_heading_date_without_a_year_is_the_latest_on_or_before_the_operator_date() -> None:
+    data = (
+        b'<html><body><h2>Nov 6</h2><div class="card"><h3><a href="/papers/2411.00001">One</a></h3></div></body></html>'
+    )
+    assert parse_html(data, today=date(2030, 1, 1), listed_date=date(2025, 3, 31)).listed_date == date(2024, 11, 6)
+    assert parse_html(data, today=date(2025, 3, 31)).listed_date == date(2024, 11, 6)

@@ -139,3 +139,37 @@ def test_legacy_encoding_is_decoded() -> None:
 def test_pages_without_papers_are_parse_errors(data: bytes, reason: str) -> None:
     with pytest.raises(ParseError, match=reason):
         parse_text(data, today=TODAY)
+
+
+@pytest.mark.parametrize(
+    ("heading", "reference", "expected"),
+    [
+        ("Nov 6", date(2025, 3, 31), date(2024, 11, 6)),  # the page: last November, not next
+        ("Mar 31", date(2025, 3, 31), date(2025, 3, 31)),  # the reference day itself
+        ("Apr 1", date(2025, 3, 31), date(2024, 4, 1)),  # one day after: a year back
+        ("Dec 31", date(2025, 1, 1), date(2024, 12, 31)),  # across New Year
+        ("Jan 1", date(2025, 1, 1), date(2025, 1, 1)),
+        ("29 Feb", date(2025, 3, 1), date(2024, 2, 29)),  # the last Feb 29 on or before it
+        ("Feb 29", date(2024, 2, 28), date(2020, 2, 29)),
+    ],
+)
+def test_a_date_without_a_year_is_the_latest_on_or_before_the_operator_date(
+    heading: str, reference: date, expected: date
+) -> None:
+    page = (BANNER + f"{heading}\n\nA Title\n\nAn abstract.\n").encode()
+    # ``today`` lies far after every reference: the operator's date decides, not the ingest day.
+    assert parse_text(page, today=date(2030, 6, 1), listed_date=reference).listed_date == expected
+
+
+def test_a_date_without_a_year_uses_today_when_no_operator_date_is_given() -> None:
+    page = (BANNER + "Nov 6\n\nA Title\n\nAn abstract.\n").encode()
+    assert parse_text(page, today=date(2025, 3, 31)).listed_date == date(2024, 11, 6)
+    assert parse_text(page, today=date(2025, 11, 6)).listed_date == date(2025, 11, 6)
+
+
+def test_a_day_that_no_year_has_is_not_a_date() -> None:
+    page = b"Apr 31\n\nA Title\n\nAn abstract.\n"
+    parsed = parse_text(page, today=TODAY)
+    # Not a heading: the page has no date (the operator's date stands in) and the line is read as a title.
+    assert parsed.listed_date is None
+    assert parsed.papers[0].title == "Apr 31"

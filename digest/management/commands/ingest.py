@@ -35,7 +35,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--date",
             type=_iso_date,
-            help="The day a page lists when it does not say; also the year of a date heading like 'Mar 14'.",
+            help="The day a page lists when it does not say; a date heading with no year ('Nov 6') is the latest "
+            "such date on or before it (default: today).",
         )
         parser.add_argument("--format", choices=DocumentFormat.values, default=DocumentFormat.AUTO)
         parser.add_argument("--source", help="Name of the Source these documents come from.")
