@@ -1,4 +1,10 @@
-"""An Atom feed of the published editions."""
+"""An Atom feed of the published editions.
+
+Every URL in it (the feed's id, its self and alternate links, each entry's id and link) is built from ``SITE_URL``,
+never from the request: a feed fetched as ``http://localhost:8765/feed/`` or through a proxy's internal name must
+name the same feed, or readers see every edition twice. RFC 4287 asks for an author on the feed (the entries have
+none of their own): the newsletter, at the site's address.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +36,20 @@ class EditionFeed(Feed):
         return f"Every edition of {settings.NEWSLETTER_NAME}."
 
     def link(self) -> str:
-        return reverse("digest:edition_list")
+        return f"{settings.SITE_URL}{reverse('digest:edition_list')}"
+
+    def feed_url(self) -> str:
+        return f"{settings.SITE_URL}{reverse('digest:feed')}"
+
+    def feed_guid(self) -> str:
+        # The feed's own address: permanent, and unique to this deployment.
+        return self.feed_url()
+
+    def author_name(self) -> str:
+        return settings.NEWSLETTER_NAME
+
+    def author_link(self) -> str:
+        return f"{settings.SITE_URL}/"
 
     def items(self) -> QuerySet[Edition]:
         entries = EditionEntry.objects.select_related("paper").order_by("position")
