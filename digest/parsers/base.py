@@ -30,6 +30,12 @@ class ParsedPaper:
     upvotes: int | None = None
     links: dict[str, str] = field(default_factory=dict)
     published: date | None = None
+    # What the daily-papers API adds (empty / None from every other format).
+    ai_summary: str = ""
+    github_repo: str = ""
+    github_stars: int | None = None
+    project_page: str = ""
+    num_comments: int | None = None
 
 
 @dataclass
@@ -63,6 +69,15 @@ def arxiv_id_from_url(url: str | None) -> str | None:
         return None
     match = ARXIV_IN_URL_RE.search(url)
     return match.group(1) if match else None
+
+
+def web_url(value: object) -> str:
+    """``value`` when it is an absolute http(s) URL that fits a URL column, else "": a "javascript:" or relative
+    link from a source page must never reach a reader."""
+    if not isinstance(value, str):
+        return ""
+    url = value.strip()
+    return url if url.startswith(("http://", "https://")) and len(url) <= 500 and " " not in url else ""
 
 
 def to_int(value: object) -> int | None:

@@ -1,8 +1,12 @@
 """The daily-papers API JSON: a list of ``{"paper": {...}, "publishedAt": ..., "title": ...}`` objects.
 
 The API hard-wraps ``paper.title`` (``"...Scaling for\\n  Contrastive Loss"``) and ``paper.summary`` at about 80
-columns; both are unwrapped here. The same item shape appears in an HTML page's hydration props, so ``parse_items``
-serves the HTML parser too.
+columns; both are unwrapped here. The same item shape appears in an HTML page's hydration props and in the papers
+search API's answers, so ``parse_items`` serves the HTML parser and the title lookup too.
+
+Newer answers carry more on the paper object (``ai_summary``, ``githubRepo``, ``githubStars``, ``projectPage``)
+and on the item (``numComments``); each is read where it sits, with the other object as a fallback, and a value of
+the wrong type is left out rather than failing the page.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from digest.parsers.base import (
     parse_iso_date,
     to_int,
     unwrap_paragraphs,
+    web_url,
 )
 
 _LIST_KEYS = ("dailyPapers", "papers", "items", "data", "results")
@@ -57,13 +62,7 @@ def parse_item(item: object) -> ParsedPaper | None:
     if arxiv_id:
         links["arxiv"] = f"https://arxiv.org/abs/{arxiv_id}"
         links["hf"] = f"https://huggingface.co/papers/{arxiv_id}"
-    for key, name in (("githubRepo", "code"), ("projectPage", "project")):
-        value = paper.get(key)
-        if isinstance(value, str) and value.startswith(("http://", "https://")):
-            links[name] = value
-    upvotes = to_int(paper.get("upvotes"))
-    if upvotes is None:
-        upvotes = to_int(item.get("upvotes"))
+    upvotes = _count(paper, item, "upvotes")
     return ParsedPaper(
         title=title,
         abstract=unwrap_paragraphs(_text(paper.get("summary")) or _text(paper.get("abstract"))),
@@ -72,7 +71,22 @@ def parse_item(item: object) -> ParsedPaper | None:
         upvotes=upvotes,
         links=links,
         published=parse_iso_date(paper.get("publishedAt")),
+        ai_summary=collapse_whitespace(_text(paper.get("ai_summary")) or _text(item.get("ai_summary"))),
+        github_repo=web_url(paper.get("githubRepo")) or web_url(item.get("githubRepo")),
+        github_stars=_count(paper, item, "githubStars"),
+        project_page=web_url(paper.get("projectPage")) or web_url(item.get("projectPage")),
+        # Comments are counted on the daily-papers item (its discussion), not on the paper.
+        num_comments=_count(item, paper, "numComments"),
     )
+
+
+def _count(first: dict[str, object], second: dict[str, object], key: str) -> int | None:
+    """A non-negative count from ``first[key]``, else ``second[key]``; None when neither holds one."""
+    for source in (first, second):
+        value = to_int(source.get(key))
+        if value is not None and value >= 0:
+            return value
+    return None
 
 
 def parse_items(items: Iterable[object]) -> tuple[list[ParsedPaper], date | None]:

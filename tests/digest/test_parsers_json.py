@@ -76,3 +76,50 @@ def test_bare_paper_objects_and_wrapped_lists() -> None:
 def test_json_without_papers_is_a_parse_error(data: bytes, reason: str) -> None:
     with pytest.raises(ParseError, match=reason):
         parse_json(data, today=TODAY)
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_newer_api_fields_are_read_where_they_sit() -> None:
+    parsed = parse((FIXTURES / "daily-papers-extras.json").read_bytes(), today=TODAY)
+
+    full, bare, _odd = parsed.papers
+    # On the paper object: ai_summary (unwrapped to one line), githubRepo, githubStars, projectPage.
+    assert full.ai_summary == "Hand-drawn floor plans are enough for a small robot to find unseen rooms."
+    assert full.github_repo == "https://github.com/example-lab/folding-maps"
+    assert full.github_stars == 318
+    assert full.project_page == "https://example-lab.github.io/folding-maps/"
+    # On the item: numComments.
+    assert full.num_comments == 7
+    # Links keep the paper's own pages; the code and project page have fields of their own.
+    assert full.links == {
+        "arxiv": "https://arxiv.org/abs/2603.04101",
+        "hf": "https://huggingface.co/papers/2603.04101",
+    }
+    # Absent fields stay empty, and zero comments is a count, not an absence.
+    assert (bare.ai_summary, bare.github_repo, bare.github_stars, bare.project_page) == ("", "", None, "")
+    assert bare.num_comments == 0
+
+
+def test_newer_api_fields_of_the_wrong_type_are_left_out_not_fatal() -> None:
+    odd = parse((FIXTURES / "daily-papers-extras.json").read_bytes(), today=TODAY).papers[2]
+
+    assert odd.title == "Odd Fields Everywhere" and odd.arxiv_id == "2603.04103"
+    assert odd.ai_summary == ""  # a number is not a summary
+    assert odd.github_repo == ""  # a javascript: URL never reaches a reader
+    assert odd.github_stars is None  # "lots" is not a count
+    assert odd.project_page == ""  # a relative link leads nowhere from an email
+    assert odd.num_comments == 5  # the item's -3 is no count; the paper's own 5 is
+
+
+def test_html_hydration_props_carry_the_newer_fields_too() -> None:
+    items = json.loads((FIXTURES / "daily-papers-extras.json").read_bytes())
+    props = json.dumps({"dailyPapers": items[:1], "date": "2026-03-03"})
+    escaped = props.replace("&", "&amp;").replace('"', "&quot;")
+    data = f'<html><body><div data-target="DailyPapers" data-props="{escaped}"></div></body></html>'.encode()
+
+    (paper,) = parse(data, today=TODAY).papers
+
+    assert (paper.github_stars, paper.num_comments) == (318, 7)
+    assert paper.ai_summary.startswith("Hand-drawn floor plans")
