@@ -204,6 +204,17 @@ if isinstance(ANYMAIL.get("AMAZON_SES_CLIENT_PARAMS"), dict):
     }
 INGEST_FETCH_TIMEOUT = read_float("INGEST_FETCH_TIMEOUT")
 INGEST_MAX_BYTES = read_int("INGEST_MAX_BYTES")
+# The title lookup for papers listed without an arXiv id (digest/enrichment.py); an empty URL turns that API off.
+ARXIV_API_URL = read_str("ARXIV_API_URL")
+HF_API_URL = read_str("HF_API_URL").rstrip("/")
+for _api_name, _api_url in (("ARXIV_API_URL", ARXIV_API_URL), ("HF_API_URL", HF_API_URL)):
+    if _api_url and not _api_url.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(f"{_api_name}={_api_url!r} must be an http(s) URL, or empty to turn it off.")
+# Seconds between two requests to each API, held across every worker through the cache: arXiv's terms ask for 3.
+ENRICH_ARXIV_INTERVAL = read_float("ENRICH_ARXIV_INTERVAL")
+ENRICH_HF_INTERVAL = read_float("ENRICH_HF_INTERVAL")
+ENRICH_TIMEOUT = read_float("ENRICH_TIMEOUT")
+ENRICH_MISS_HOURS = read_int("ENRICH_MISS_HOURS")
 
 # --- Subscriptions -----------------------------------------------------------------------------------------
 # The mailto half of List-Unsubscribe; empty means unsubscribe@<the from-address's domain>.
@@ -310,6 +321,10 @@ CELERY_BEAT_SCHEDULE = {
     "poll-sources": {
         "task": "digest.tasks.poll_sources",
         "schedule": crontab(minute=f"*/{read_int('POLL_EVERY_MINUTES')}"),
+    },
+    "enrich-unresolved": {
+        "task": "digest.tasks.enrich_unresolved",
+        "schedule": timedelta(minutes=read_int("ENRICH_EVERY_MINUTES")),
     },
 }
 

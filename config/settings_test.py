@@ -9,6 +9,10 @@ import os
 
 os.environ.setdefault("EMAIL_BACKEND", "anymail.backends.test.EmailBackend")
 os.environ.setdefault("SITE_URL", "http://testserver")
+# No test reaches arXiv or Hugging Face: the title lookup is off unless a test points it at a local stand-in. Set in
+# the environment, so the Celery workers the tests start inherit it too.
+os.environ.setdefault("ARXIV_API_URL", "")
+os.environ.setdefault("HF_API_URL", "")
 
 from config.settings import *  # noqa: F403
 from config.settings import CACHES, REDIS_URL

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.db import models
+
+ARXIV_ABS_URL = "https://arxiv.org/abs/{}"
+ARXIV_TITLE_SEARCH_URL = "https://arxiv.org/search/?"
 
 
 class DocumentFormat(models.TextChoices):
@@ -63,8 +68,22 @@ class DigestDocument(models.Model):
         return f"{self.origin or self.sha256[:12]} ({self.listed_date or 'undated'})"
 
 
+class LookupStatus(models.TextChoices):
+    """What the title lookup (``digest.enrichment``) made of a paper that was listed without an arXiv id."""
+
+    UNTRIED = "untried", "Not looked up"
+    FOUND = "found", "Found: id filled in"
+    NOT_FOUND = "not_found", "No exact title match"
+    DUPLICATE = "duplicate", "Found, but the id belongs to another paper"
+    FAILED = "failed", "The answer could not be read"
+
+
 class Paper(models.Model):
     """One paper, however often it appears. ``arxiv_id`` when known, else ``title_key`` de-duplicates."""
+
+    # Fields the curator may correct in admin and that ingestion or enrichment would otherwise refresh; an edited
+    # one is named in ``edited_fields`` and left alone from then on.
+    CURATED_EXTRAS = ("ai_summary", "github_repo", "project_page")
 
     arxiv_id = models.CharField(max_length=32, unique=True, null=True, blank=True)
     title = models.TextField()
@@ -79,6 +98,18 @@ class Paper(models.Model):
     appearance_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # What the daily-papers API adds to a paper (absent from the text rendering).
+    ai_summary = models.TextField(blank=True, help_text="The source's one-line AI summary (TL;DR).")
+    github_repo = models.URLField(max_length=500, blank=True, help_text="The paper's code repository.")
+    github_stars = models.PositiveIntegerField(null=True, blank=True)
+    project_page = models.URLField(max_length=500, blank=True)
+    num_comments = models.PositiveIntegerField(null=True, blank=True, help_text="Comments on the source's page.")
+    # The title lookup for papers listed without an id.
+    lookup_status = models.CharField(
+        max_length=10, choices=LookupStatus.choices, default=LookupStatus.UNTRIED, db_index=True
+    )
+    looked_up_at = models.DateTimeField(null=True, blank=True)
+    lookup_note = models.CharField(max_length=300, blank=True)
     # Curator fields: ingestion never writes these, and never overwrites an edited title or abstract.
     pinned = models.BooleanField(default=False, db_index=True)
     hidden = models.BooleanField(default=False, db_index=True)
@@ -86,12 +117,40 @@ class Paper(models.Model):
     note = models.TextField(blank=True)
     title_edited = models.BooleanField(default=False)
     abstract_edited = models.BooleanField(default=False)
+    edited_fields = models.JSONField(
+        default=list, blank=True, help_text="Of TL;DR, code and project page: those a curator edited."
+    )
 
     class Meta:
         ordering = ["-last_seen", "-upvotes"]
 
     def __str__(self) -> str:
         return self.title[:120]
+
+    @property
+    def arxiv_url(self) -> str:
+        """The arXiv abstract page when the id is known (or was found but belongs to a duplicate row), else ""."""
+        if self.arxiv_id:
+            return ARXIV_ABS_URL.format(self.arxiv_id)
+        found = (self.links or {}).get("arxiv", "")
+        return found if isinstance(found, str) and found.startswith("https://arxiv.org/abs/") else ""
+
+    @property
+    def link_url(self) -> str:
+        """Where the paper's title links: its arXiv page, or until it is resolved an arXiv search for its title."""
+        return self.arxiv_url or ARXIV_TITLE_SEARCH_URL + urlencode(
+            {"query": " ".join(self.title.split()), "searchtype": "title"}
+        )
+
+    @property
+    def tldr(self) -> str:
+        """The AI summary on one line (the source sometimes wraps it)."""
+        return " ".join(self.ai_summary.split())
+
+    @property
+    def code_url(self) -> str:
+        """The code repository (``github_repo``); named for what a reader clicks."""
+        return self.github_repo
 
 
 class Appearance(models.Model):

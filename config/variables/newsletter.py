@@ -101,6 +101,73 @@ INGESTION = (
         group=Group.INGESTION,
         minimum=1024,
     ),
+    Variable(
+        name="ARXIV_API_URL",
+        kind=Kind.TEXT,
+        default="https://export.arxiv.org/api/query",
+        meaning="The arXiv API that papers listed without an arXiv id are looked up in, by exact title "
+        '(`ti:"..."`); empty turns that lookup off.',
+        readers=(Reader.WORKER, Reader.WEB, Reader.COMMANDS),
+        group=Group.INGESTION,
+    ),
+    Variable(
+        name="HF_API_URL",
+        kind=Kind.TEXT,
+        default="https://huggingface.co/api",
+        meaning="The Hugging Face API whose papers search is asked when arXiv has no exact title match (and brings "
+        "the TL;DR, code and project page); empty turns it off.",
+        readers=(Reader.WORKER, Reader.WEB, Reader.COMMANDS),
+        group=Group.INGESTION,
+    ),
+    Variable(
+        name="ENRICH_ARXIV_INTERVAL",
+        kind=Kind.FLOAT,
+        default=3.0,
+        meaning="Seconds between two title lookups at arXiv, across every worker (through the cache): arXiv's "
+        "terms ask for 3.",
+        readers=(Reader.WORKER, Reader.COMMANDS),
+        group=Group.INGESTION,
+        minimum=0.0,
+    ),
+    Variable(
+        name="ENRICH_HF_INTERVAL",
+        kind=Kind.FLOAT,
+        default=1.0,
+        meaning="Seconds between two title lookups at Hugging Face, across every worker.",
+        readers=(Reader.WORKER, Reader.COMMANDS),
+        group=Group.INGESTION,
+        minimum=0.0,
+    ),
+    Variable(
+        name="ENRICH_TIMEOUT",
+        kind=Kind.FLOAT,
+        default=15.0,
+        meaning="Seconds a title lookup may take; one that times out is retried later, the paper untouched.",
+        readers=(Reader.WORKER, Reader.COMMANDS),
+        group=Group.INGESTION,
+        minimum=0.1,
+    ),
+    Variable(
+        name="ENRICH_MISS_HOURS",
+        kind=Kind.INT,
+        default=24,
+        meaning="Hours a title that matched nothing (or got an unreadable answer) is left alone before it is "
+        "looked up again.",
+        readers=(Reader.WORKER, Reader.WEB, Reader.COMMANDS),
+        group=Group.INGESTION,
+        minimum=0,
+        maximum=24 * 90,
+    ),
+    Variable(
+        name="ENRICH_EVERY_MINUTES",
+        kind=Kind.INT,
+        default=60,
+        meaning="Minutes between beat's sweeps that queue lookups for papers still without an arXiv id.",
+        readers=(Reader.BEAT,),
+        group=Group.INGESTION,
+        minimum=1,
+        maximum=24 * 60,
+    ),
 )
 
 SENDING = (

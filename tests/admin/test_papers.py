@@ -111,8 +111,9 @@ def test_change_page_shows_trending_score_parts_and_appearances(root_client: Cli
     today = timezone.localdate()
     paper = make_seen_paper(listed_date=today, upvotes=31, times=2, title="Hot paper", boost=1.0)
     content = root_client.get(reverse("admin:digest_paper_change", args=[paper.pk])).content.decode()
-    # Two listings today (1 + 1), log2(1 + 31) = 5 upvote points, full recency 2, boost 1: 10 in all.
-    assert "<strong>10</strong> = appearances 2, upvotes 5, recency 2, boost 1" in content
+    # Two listings today (1 + 1), each first on a page with upvotes (1 + 1), log2(1 + 31) = 5 upvote points,
+    # full recency 2, boost 1: 12 in all.
+    assert "<strong>12</strong> = appearances 2, position 2, upvotes 5, recency 2, boost 1" in content
     assert "rank 1 of 1" in content
     assert content.count('class="field-position"') >= 2  # the appearances inline, one row per listing
 

@@ -1,8 +1,14 @@
-"""A small HTTP server on 127.0.0.1 for fetch and poll tests: fixed routes, ETag / Last-Modified, slow answers."""
+"""A small HTTP server on 127.0.0.1 for fetch, poll and lookup tests: fixed routes, ETag / Last-Modified, slow
+answers, and answers that change from one request to the next (a 429, then the real answer).
+
+A route is found by the request's full path (query string included), else by its path alone; a list of routes is
+served in turn, its last one for every request after that.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,20 +24,36 @@ class Route:
     last_modified: str = ""
     delay: float = 0.0  # seconds to wait before answering (a server that hangs)
     chunked: bool = False  # no Content-Length: the size is only known while streaming
+    headers: dict[str, str] = field(default_factory=dict)  # more response headers (Retry-After, ...)
 
 
 @dataclass
 class LocalServer:
     port: int
-    routes: dict[str, Route]
+    routes: dict[str, Route | list[Route]]
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # time.time() of each request, in order
+    served: dict[str, int] = field(default_factory=dict)  # route key -> requests it answered
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def route_for(self, path: str) -> Route | None:
+        key = path if path in self.routes else path.partition("?")[0]
+        found = self.routes.get(key)
+        if found is None:
+            return None
+        with self.lock:  # the server answers each request on its own thread
+            count = self.served.get(key, 0)
+            self.served[key] = count + 1
+        if isinstance(found, list):
+            return found[min(count, len(found) - 1)]
+        return found
+
 
 @contextmanager
-def local_server(routes: dict[str, Route]) -> Iterator[LocalServer]:
+def local_server(routes: dict[str, Route | list[Route]]) -> Iterator[LocalServer]:
     closing = threading.Event()
     state = LocalServer(port=0, routes=routes)
 
@@ -42,8 +64,9 @@ def local_server(routes: dict[str, Route]) -> Iterator[LocalServer]:
             pass
 
         def do_GET(self) -> None:
+            state.arrived.append(time.time())
             state.requests.append((self.path, {k: v for k, v in self.headers.items()}))
-            route = state.routes.get(self.path)
+            route = state.route_for(self.path)
             if route is None:
                 self._send(404, b"not found", {"Content-Type": "text/plain"})
                 return
@@ -54,7 +77,7 @@ def local_server(routes: dict[str, Route]) -> Iterator[LocalServer]:
             ):
                 self._send(304, b"", {})
                 return
-            headers = {"Content-Type": route.content_type}
+            headers = {"Content-Type": route.content_type, **route.headers}
             if route.etag:
                 headers["ETag"] = route.etag
             if route.last_modified:

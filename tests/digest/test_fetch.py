@@ -5,7 +5,8 @@ from datetime import date
 
 import pytest
 
-from digest.fetch import FetchError, fetch_source, fetch_url
+from digest.fetch import fetch_source
+from digest.http import FetchError, fetch_url
 from digest.ingest import IngestStatus
 from digest.models import DigestDocument, Paper, Source
 from digest.tasks import fetch_source_task, poll_sources

@@ -15,7 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from digest.fetch import FetchError, fetch_url
+from digest.http import FetchError, fetch_url
 from digest.ingest import IngestResult, IngestStatus, ingest_bytes
 from digest.models import DocumentFormat, Source
 
