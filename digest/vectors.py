@@ -235,12 +235,13 @@ class PaperVectors:
         return out
 
 
-def paper_vectors(*, paper_ids: Iterable[int]) -> PaperVectors | None:
+def paper_vectors(*, paper_ids: Iterable[int], model: FittedModel | None = None) -> PaperVectors | None:
     """Current vectors of these papers, computing and storing any that are missing; None before any fit.
 
-    Two queries when every vector exists, four when some must be computed, however many papers.
+    Two queries when every vector exists, four when some must be computed, however many papers; one fewer when
+    the caller passes the current ``model``.
     """
-    model = current_model()
+    model = model or current_model()
     if model is None:
         return None
     ids = sorted(set(paper_ids))

@@ -15,6 +15,9 @@ from digest.rendering.keywords import keyword_section
 from subscribers.emails import RenderedEmail, build_message
 from subscribers.headers import edition_headers
 from subscribers.links import subscribed_links
+from subscribers.personal_parts import fill_personal, parts_for
+from subscribers.personalize import NOBODY, Personal
+from subscribers.tokens import FeedbackSigner
 
 
 class Recipient(Protocol):
@@ -30,20 +33,38 @@ class Recipient(Protocol):
     def token_key(self) -> str: ...
 
 
-def edition_message(body: EditionBody, subscriber: Recipient, *, connection: Any = None) -> AnymailMessage:
-    """The edition for one subscriber, ready to send: no query and no template rendering here."""
-    personal = subscribed_links(subscriber)  # one signature per purpose, the URL paths reversed once per process
-    links = {"preferences_url": personal.preferences_url, "unsubscribe_url": personal.unsubscribe_url}
+def edition_message(
+    body: EditionBody, subscriber: Recipient, *, personal: Personal = NOBODY, connection: Any = None
+) -> AnymailMessage:
+    """The edition for one subscriber, ready to send: no query and no template rendering here.
+
+    ``personal`` (from ``subscribers.personalize.chunk_personal``) brings their "For you" picks and the papers they
+    already received; every paper carries their own "More like this" / "Less like this" links either way.
+    """
+    own = subscribed_links(subscriber)  # one signature per purpose, the URL paths reversed once per process
+    links = {"preferences_url": own.preferences_url, "unsubscribe_url": own.unsubscribe_url}
     keywords_html, keywords_text = keyword_section(body, subscriber.keywords)
-    # Every other slot (preheader, "For you", one per paper) as the body's defaults: the same for every reader.
-    html_values = {**body.html_defaults, "keywords": keywords_html, "footer": body.footer_html.fill(links)}
-    text_values = {**body.text_defaults, "keywords": keywords_text, "footer": body.footer_text.fill(links)}
+    signer = FeedbackSigner(subscriber_id=subscriber.pk, token_key=subscriber.token_key)
+    personal_html, personal_text = fill_personal(parts_for(body), signer=signer, personal=personal)
+    # Every other slot (the preheader) as the body's defaults: the same for every reader.
+    html_values = {
+        **body.html_defaults,
+        **personal_html,
+        "keywords": keywords_html,
+        "footer": body.footer_html.fill(links),
+    }
+    text_values = {
+        **body.text_defaults,
+        **personal_text,
+        "keywords": keywords_text,
+        "footer": body.footer_text.fill(links),
+    }
     rendered = RenderedEmail(subject=body.subject, text=body.text.fill(text_values), html=body.html.fill(html_values))
     return build_message(
         rendered=rendered,
         to=subscriber.email,
         headers={
-            **personal.list_unsubscribe_headers,
+            **own.list_unsubscribe_headers,
             **edition_headers(edition_id=body.edition_id, frequency=body.frequency),
         },
         tags=list(body.tags),

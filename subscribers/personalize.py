@@ -19,6 +19,7 @@ import numpy as np
 from digest.models import Edition
 from digest.rendering.keywords import keyword_pattern, normalize_keywords
 from digest.rendering.slots import trim_text
+from digest.representation import FittedModel
 from digest.vectors import current_model, paper_vectors
 from subscribers.foryou import MAX_PICKS, ForYouInput, for_you, pad_rows
 from subscribers.profiles import profiles_load, votes_of
@@ -60,6 +61,7 @@ NOBODY = Personal()
 class _EditionData:
     """Per edition and per process: the candidates' vectors and upvote history, and keyword matches seen so far."""
 
+    model: FittedModel
     version: int
     vectors: np.ndarray  # (P, d)
     history: UpvoteHistory
@@ -81,11 +83,13 @@ def _edition_data(edition: Edition, candidates: Sequence[Candidate]) -> _Edition
     data = _EDITIONS.get(key)
     if data is None:
         ids = [c.paper_id for c in candidates]
-        vectors = paper_vectors(paper_ids=ids)
-        if vectors is None or vectors.version != model.version:
+        vectors = paper_vectors(paper_ids=ids, model=model)
+        if vectors is None:
             return None
         history = upvote_history(paper_ids=ids, current={c.paper_id: c.upvotes for c in candidates})
-        data = _EDITIONS[key] = _EditionData(version=model.version, vectors=vectors.matrix(ids), history=history)
+        data = _EDITIONS[key] = _EditionData(
+            model=model, version=model.version, vectors=vectors.matrix(ids), history=history
+        )
         while len(_EDITIONS) > 4:
             _EDITIONS.popitem(last=False)
     return data
@@ -157,7 +161,7 @@ def chunk_personal(
         for index in range(len(keywords) - 1, -1, -1):
             hits = _keyword_matches(data, candidates, keywords[index])
             keyword_hits[row, hits] = index
-    liked_vectors = paper_vectors(paper_ids=liked_ids) if liked_ids else None
+    liked_vectors = paper_vectors(paper_ids=liked_ids, model=data.model) if liked_ids else None
     liked = (
         liked_vectors.matrix(liked_ids)
         if liked_vectors is not None and liked_vectors.version == data.version

@@ -13,6 +13,8 @@ from digest.models import Edition
 from digest.rendering.body import edition_body
 from subscribers.messages import edition_message
 from subscribers.models import Subscriber
+from subscribers.personal_parts import personal_for_chunk
+from subscribers.personalize import NOBODY
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,12 @@ def preview_recipient(*, email: str, keywords: list[str] | None = None) -> Subsc
 
 
 def edition_preview(*, edition: Edition, recipient: Subscriber | PreviewRecipient) -> EditionPreview:
-    message = edition_message(edition_body(edition), recipient)
+    """A subscriber's preview carries their own "For you" and "Still trending" lines, as the sender would make them."""
+    body = edition_body(edition)
+    personal = NOBODY
+    if isinstance(recipient, Subscriber):
+        personal = personal_for_chunk(edition=edition, body=body, readers=[recipient]).get(recipient.pk, NOBODY)
+    message = edition_message(body, recipient, personal=personal)
     html = next((content for content, mimetype in message.alternatives if mimetype == "text/html"), "")
     return EditionPreview(
         subject=message.subject,

@@ -18,7 +18,7 @@ from datetime import date
 from django.db.models import Min
 
 from digest.models import Appearance, Edition, EditionEntry
-from subscribers.sending import ACCEPTED_STATUSES
+from subscribers.models import Delivery
 
 
 def received_before(
@@ -30,7 +30,7 @@ def received_before(
             paper_id__in=list(paper_ids),
             edition__date__lte=edition.date,
             edition__deliveries__subscriber_id__in=list(subscriber_ids),
-            edition__deliveries__status__in=ACCEPTED_STATUSES,
+            edition__deliveries__status__in=Delivery.ACCEPTED,
         )
         .exclude(edition_id=edition.pk)
         .values_list("edition__deliveries__subscriber_id", "paper_id")
@@ -82,9 +82,12 @@ class StillTrending:
     day: int  # 1 on the day the reader first got it
     upvotes_gained: int
 
-    def line(self) -> str:
+    def note(self) -> str:
         gained = f", +{self.upvotes_gained} upvotes since you first saw it" if self.upvotes_gained else ""
-        return f"{self.title} (day {self.day}{gained})"
+        return f"day {self.day}{gained}"
+
+    def line(self) -> str:
+        return f"{self.title} ({self.note()})"
 
 
 def still_trending(

@@ -47,20 +47,15 @@ from digest.rendering import EditionBody, edition_body, edition_snapshot
 from digest.trending import EditionFrozenError, edition_build
 from subscribers.messages import edition_message
 from subscribers.models import Delivery, Subscriber
+from subscribers.personal_parts import personal_for_chunk
+from subscribers.personalize import NOBODY, Personal
 
 logger = logging.getLogger(__name__)
 
 Status = Delivery.Status
 
 # The ESP took these (later webhooks may move them on); none is ever claimed again.
-ACCEPTED_STATUSES = (
-    Status.SENT,
-    Status.DELIVERED,
-    Status.OPENED,
-    Status.CLICKED,
-    Status.BOUNCED,
-    Status.COMPLAINED,
-)
+ACCEPTED_STATUSES = Delivery.ACCEPTED
 SENDABLE_EDITIONS = (Edition.Status.APPROVED, Edition.Status.SENDING, Edition.Status.SENT)
 STOPPED_EDITIONS = (Edition.Status.HELD, Edition.Status.CANCELLED)
 # A delivery the ESP keeps refusing with transient errors is given up after this many attempts.
@@ -461,7 +456,9 @@ def chunk_send(*, edition_id: int, subscriber_ids: Sequence[int], connection: An
     now = timezone.now()
     rows, result.skipped = _claim(edition_id=edition_id, subscriber_ids=subscriber_ids, token=token, now=now)
     if rows:
-        _send_claimed(rows=rows, body=body, journal=journal, connection=connection, result=result)
+        # "For you" and "Still trending" of every reader of the chunk, in a few queries and one scoring step.
+        personal = personal_for_chunk(edition=edition, body=body, readers=[row.subscriber for row in rows])
+        _send_claimed(rows=rows, body=body, personal=personal, journal=journal, connection=connection, result=result)
     edition_finish_if_done(edition_id=edition_id)
     logger.info(
         "chunk of edition %s: %d sent, %d failed, %d ambiguous, %d skipped, %d released",
@@ -487,7 +484,13 @@ def _log_context(delivery: Delivery, **more: object) -> dict[str, object]:
 
 
 def _send_claimed(
-    *, rows: list[Delivery], body: EditionBody, journal: SendJournal, connection: Any, result: ChunkResult
+    *,
+    rows: list[Delivery],
+    body: EditionBody,
+    personal: dict[int, Personal],
+    journal: SendJournal,
+    connection: Any,
+    result: ChunkResult,
 ) -> None:
     tally = _Tally()
     previous: tuple[int, str] | None = None
@@ -503,7 +506,8 @@ def _send_claimed(
                 _journal_begin(journal, inflight=delivery.pk, sent=previous)
                 # Redis answers while the message (and, gated, the ESP payload) is built; the answer is read before
                 # anything reaches the ESP.
-                message = edition_message(body, delivery.subscriber, connection=connection)
+                mine = personal.get(delivery.subscriber_id, NOBODY)
+                message = edition_message(body, delivery.subscriber, personal=mine, connection=connection)
                 in_flight = delivery
                 if not gated:
                     _journal_confirm(journal)

@@ -40,6 +40,7 @@ class EntryView:
     """What the templates show of one entry; text only, escaped by the templates."""
 
     position: int
+    paper_id: int
     title: str
     title_wrapped: str
     abstract: str
@@ -73,6 +74,7 @@ def _entry_view(entry: EditionEntry) -> EntryView:
     abstract = trim_text(paper.abstract)
     return EntryView(
         position=entry.position,
+        paper_id=paper.pk,
         title=" ".join(paper.title.split()),
         title_wrapped=fill_paragraph(paper.title),
         abstract=abstract,

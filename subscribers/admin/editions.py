@@ -20,7 +20,7 @@ from digest.models import Edition
 from digest.rendering.keywords import clean_keywords
 from subscribers.curation import edition_send_queue
 from subscribers.feedback import votes_per_paper
-from subscribers.models import Delivery
+from subscribers.models import Delivery, Subscriber
 from subscribers.preview import edition_preview, preview_recipient
 from subscribers.reports import delivery_figures, delivery_problems
 from subscribers.sending_test import edition_send_test
@@ -104,12 +104,16 @@ class EditionDeliveryAdmin(EditionAdmin):
 
     def panel_context(self, request: HttpRequest, edition: Edition) -> dict[str, Any]:
         keywords = self._preview_keywords(request)
-        recipient = preview_recipient(email=request.user.email, keywords=keywords)
+        # "Preview as a reader": a subscriber's address shows their "For you" and "Still trending" too.
+        reader = request.GET.get("reader", "").strip()[:254]
+        recipient = preview_recipient(email=reader or request.user.email, keywords=keywords)
         figures = delivery_figures(edition_ids=[edition.pk])[edition.pk]
         return {
             **super().panel_context(request, edition),
             "preview": edition_preview(edition=edition, recipient=recipient),
             "preview_keywords": ", ".join(keywords or []),
+            "preview_reader": reader,
+            "preview_reader_found": not reader or isinstance(recipient, Subscriber),
             "figures": figures.as_rows(),
             "figures_total": figures.total,
             "problems": list(delivery_problems(edition_id=edition.pk)),

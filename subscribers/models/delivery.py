@@ -19,6 +19,9 @@ class Delivery(models.Model):
         OPENED = "opened", "Opened"
         CLICKED = "clicked", "Clicked"
 
+    # The ESP took these; none is ever claimed again.
+    ACCEPTED = (Status.SENT, Status.DELIVERED, Status.OPENED, Status.CLICKED, Status.BOUNCED, Status.COMPLAINED)
+
     edition = models.ForeignKey("digest.Edition", on_delete=models.CASCADE, related_name="deliveries")
     subscriber = models.ForeignKey("subscribers.Subscriber", on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)

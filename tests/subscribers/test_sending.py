@@ -452,7 +452,9 @@ def test_queries_per_chunk_do_not_grow_with_chunk_size(edition: Edition, postgre
     small = queries_for_chunk(edition, 5)
     large = queries_for_chunk(edition, 60)
     assert small == large, (small, large)
-    assert large <= 12
+    # 12, and 2 for personalising: the representation's version and the readers' earlier deliveries (no
+    # representation here; tests/subscribers/test_personal_send.py counts a chunk with profiles).
+    assert large <= 14
 
 
 def test_rate_limit_holds_the_sender_back_across_callers(settings) -> None:
