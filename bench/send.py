@@ -8,6 +8,8 @@ subscribers, emails/s into moto's SES server next to a bare boto3 ``send_email``
 against the same server (the ratio is the pipeline's overhead over the transport itself). ``--newsletter-python``
 points at a Python that has django-newsletter installed (a throwaway venv: it is not a project dependency) to
 time the same edition sent by django-newsletter with Django's locmem backend (bench/newsletter_baseline.py).
+``--profiles`` sends each N a second time with a profile for every recipient (three "more like this" votes each,
+the representation fitted on the stored papers): "For you" chosen per chunk, beside the same edition without.
 
 The bench uses a database of its own (``bench_send``), created and dropped around the run, and the send journal
 and rate limiter on the configured cache (Redis when ``REDIS_URL`` is set), as in production.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -31,6 +34,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
 os.environ.setdefault("TEST_DB_NAME", "bench_send")
 
 import django  # noqa: E402
+import numpy as np  # noqa: E402
 
 django.setup()
 
@@ -40,12 +44,14 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from digest.ingest import ingest_bytes  # noqa: E402
-from digest.models import Edition  # noqa: E402
+from digest.models import Edition, Paper  # noqa: E402
 from digest.rendering import edition_public_parts  # noqa: E402
 from digest.trending import edition_build  # noqa: E402
-from subscribers import sending  # noqa: E402
+from digest.vectors import representation_fit  # noqa: E402
+from subscribers import personalize, sending  # noqa: E402
 from subscribers.messages import edition_message  # noqa: E402
-from subscribers.models import Delivery, Subscriber  # noqa: E402
+from subscribers.models import Delivery, Profile, Subscriber, Vote  # noqa: E402
+from subscribers.profiles import profiles_rebuild  # noqa: E402
 
 TEST_BACKEND = "anymail.backends.test.EmailBackend"
 SES_BACKEND = "anymail.backends.amazon_ses.EmailBackend"
@@ -74,10 +80,47 @@ def make_subscribers(n: int) -> list[int]:
     return list(Subscriber.objects.order_by("pk").values_list("pk", flat=True))
 
 
+def store_history(count: int) -> None:
+    """``count`` older papers (generated text on a few dozen topics), so the representation has its full size."""
+    from bench.personalization import make_corpus
+
+    if Paper.objects.count() >= count:
+        return
+    corpus = make_corpus(rng=np.random.default_rng(3), topics=24, days=count // 50, per_day=50)
+    Paper.objects.bulk_create(
+        [
+            Paper(title=title, abstract=text, title_key=f"bench history {i}")
+            for i, (title, text) in enumerate(zip(corpus.titles, corpus.texts, strict=True))
+        ],
+        batch_size=2000,
+    )
+
+
+def give_profiles(edition: Edition, ids: list[int]) -> tuple[int, int]:
+    """Fit the representation on the stored papers, then three "more like this" votes per subscriber on older
+    papers, and every profile built from them: (dims, seconds spent building the profiles)."""
+    store_history(3000)
+    outcome = representation_fit(force=True)
+    rng = random.Random(7)
+    listed = set(edition.entries.values_list("paper_id", flat=True))
+    papers = [pk for pk in Paper.objects.values_list("pk", flat=True) if pk not in listed]
+    Vote.objects.all().delete()
+    Vote.objects.bulk_create(
+        [Vote(subscriber_id=pk, paper_id=paper, value=1) for pk in ids for paper in rng.sample(papers, 3)],
+        batch_size=5000,
+    )
+    started = time.perf_counter()
+    for start in range(0, len(ids), 2000):
+        profiles_rebuild(subscriber_ids=ids[start : start + 2000])
+    assert Profile.objects.count() == len(ids)
+    return outcome.dims, round(time.perf_counter() - started)
+
+
 def reset(edition: Edition) -> None:
     Delivery.objects.filter(edition=edition).delete()
     Edition.objects.filter(pk=edition.pk).update(status=Edition.Status.APPROVED)
     sending.clear_body_cache()
+    personalize.clear_cache()
 
 
 def pipeline(edition: Edition, ids: list[int], backend: str) -> tuple[float, float]:
@@ -120,6 +163,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--moto-n", type=int, default=2_000, help="subscribers sent through moto (0: skip)")
     parser.add_argument("--newsletter-python", default="", help="a Python with django-newsletter installed")
+    parser.add_argument(
+        "--profiles", action="store_true", help="then again with a profile (three votes) for every recipient"
+    )
     args = parser.parse_args()
 
     settings.NEWSLETTER_SEND_CHUNK_SIZE = 500
@@ -140,6 +186,17 @@ def main() -> None:
             rate = n / send
             results[f"test_backend_{n}"] = round(rate)
             print(f"N={n:>7}: fan-out {fan_out:6.2f}s; send {send:7.2f}s = {rate:8.0f} emails/s (test backend)")
+            if args.profiles:
+                dims, built = give_profiles(edition, ids)
+                _, send = pipeline(edition, ids, TEST_BACKEND)
+                personal = n / send
+                results[f"test_backend_profiles_{n}"] = round(personal)
+                print(
+                    f"N={n:>7}: with a profile each ({dims} dims, {dims * 4} bytes stored per profile, built in "
+                    f"{built}s): send {send:7.2f}s = {personal:8.0f} emails/s, {personal / rate:.0%} of plain"
+                )
+                Vote.objects.all().delete()
+                Profile.objects.all().delete()
 
         if args.moto_n:
             from tests.support.services import run_moto_ses
