@@ -33,6 +33,7 @@ from subscribers.clicks.export import clicks_export
 from subscribers.emails import build_message, render_email
 from subscribers.feedback import votes_export
 from subscribers.models import Subscriber, Suppression
+from subscribers.profiles import profiles_rebuild
 
 logger = logging.getLogger(__name__)
 
@@ -297,10 +298,14 @@ def suppress_subscriber_id(*, subscriber_id: int, reason: str) -> None:
 def subscriber_update_preferences(
     *, subscriber: Subscriber, keywords: list[str], frequency: str, time_zone: str
 ) -> Subscriber:
+    before = list(subscriber.keywords)
     subscriber.keywords = clean_keywords(list(keywords))
     subscriber.frequency = _check_frequency(frequency)
     subscriber.time_zone = _check_time_zone(time_zone)
     subscriber.save(update_fields=["keywords", "frequency", "time_zone"])
+    if subscriber.keywords != before:
+        # Keywords are the profile's prior: the next email's "For you" follows them.
+        profiles_rebuild(subscriber_ids=[subscriber.pk])
     return subscriber
 
 

@@ -14,6 +14,7 @@ from subscribers.foryou import ForYouInput, empty_input, for_you, pad_rows
 from subscribers.models import Delivery, Profile
 from subscribers.profiles import profile_vector, profiles_load, profiles_rebuild
 from subscribers.repeats import received_before, still_trending, upvote_history
+from subscribers.services import subscriber_update_preferences
 from tests.corpus import make_corpus, make_topic_paper
 from tests.factories import make_appearance, make_edition
 from tests.subscribers.factories import make_subscriber
@@ -191,3 +192,16 @@ def test_a_chunk_is_personalised_in_a_fixed_number_of_queries(django_assert_max_
     # Yesterday's robots paper is only a "Still trending" line, never a pick.
     assert set(first.still_trending) == {todays[2].pk}
     assert todays[2].pk not in {pick.paper_id for pick in first.for_you}
+
+
+@pytest.mark.django_db
+def test_changing_keywords_on_the_preferences_page_updates_the_profile():
+    make_corpus(listed_date=DAY)
+    representation_fit(today=DAY)
+    reader = make_subscriber(keywords=[])
+    subscriber_update_preferences(subscriber=reader, keywords=["protein folding"], frequency="daily", time_zone="UTC")
+    first = bytes(Profile.objects.get(subscriber=reader).vector)
+    subscriber_update_preferences(subscriber=reader, keywords=["robot grasping"], frequency="daily", time_zone="UTC")
+    assert bytes(Profile.objects.get(subscriber=reader).vector) != first
+    subscriber_update_preferences(subscriber=reader, keywords=[], frequency="daily", time_zone="UTC")
+    assert not Profile.objects.filter(subscriber=reader).exists()
