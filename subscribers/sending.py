@@ -55,7 +55,14 @@ logger = logging.getLogger(__name__)
 Status = Delivery.Status
 
 # The ESP took these (later webhooks may move them on); none is ever claimed again.
-ACCEPTED_STATUSES = Delivery.ACCEPTED
+ACCEPTED_STATUSES = (
+    Status.SENT,
+    Status.DELIVERED,
+    Status.OPENED,
+    Status.CLICKED,
+    Status.BOUNCED,
+    Status.COMPLAINED,
+)
 SENDABLE_EDITIONS = (Edition.Status.APPROVED, Edition.Status.SENDING, Edition.Status.SENT)
 STOPPED_EDITIONS = (Edition.Status.HELD, Edition.Status.CANCELLED)
 # A delivery the ESP keeps refusing with transient errors is given up after this many attempts.
