@@ -205,3 +205,14 @@ def test_changing_keywords_on_the_preferences_page_updates_the_profile():
     assert bytes(Profile.objects.get(subscriber=reader).vector) != first
     subscriber_update_preferences(subscriber=reader, keywords=[], frequency="daily", time_zone="UTC")
     assert not Profile.objects.filter(subscriber=reader).exists()
+
+
+@pytest.mark.django_db
+def test_a_weekly_edition_leaves_out_what_the_reader_saw_in_their_dailies():
+    seen, unseen = (make_topic_paper(t, listed_date=DAY - timedelta(days=3)) for t in ("protein", "robots"))
+    daily = make_edition(date=DAY - timedelta(days=3), papers=[seen])
+    weekly = make_edition(date=DAY, papers=[unseen, seen], frequency="weekly")
+    switched = make_subscriber(frequency="weekly")  # was daily earlier this week: has deliveries of both kinds
+    Delivery.objects.create(edition=daily, subscriber=switched, status=Delivery.Status.DELIVERED)
+    received = received_before(edition=weekly, subscriber_ids=[switched.pk], paper_ids=[seen.pk, unseen.pk])
+    assert received == {switched.pk: {seen.pk: daily.date}}
