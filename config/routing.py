@@ -35,6 +35,9 @@ MODULE_RULES: tuple[tuple[str, str], ...] = (
     # Draining recorded clicks is a few milliseconds of database work every few seconds: keep it off busy queues.
     ("subscribers.tasks.clicks", TRANSACTIONAL),
     ("subscribers.tasks.clicks.*", TRANSACTIONAL),
+    # Folding the kept delivery and subscriber figures: a short statement a minute, like the click drain.
+    ("subscribers.tasks.counts", TRANSACTIONAL),
+    ("subscribers.tasks.counts.*", TRANSACTIONAL),
     # Recomputing readers' profiles after a refit is batch work of the same kind as fitting: off the mail queues.
     ("subscribers.tasks.profiles", INGESTION),
     ("subscribers.tasks.profiles.*", INGESTION),

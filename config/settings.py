@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Index operator classes (trigram indexes for admin search) and the pg_trgm migration; inert on SQLite.
+    "django.contrib.postgres",
     "anymail",
     "config",  # ops: /healthz, the doctor command, the beat heartbeat task
     "digest",
@@ -315,6 +317,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscribers.tasks.clicks.drain_clicks",
         "schedule": timedelta(seconds=CLICK_DRAIN_SECONDS),
     },
+    # Merges the rows the delivery and subscriber count triggers append (subscribers/counts.py).
+    "counts-fold": {"task": "subscribers.tasks.counts.fold_counts", "schedule": timedelta(minutes=1)},
     # The paper representation behind "For you": a no-op on nights when no paper was added.
     "fit-representation": {"task": "digest.tasks.fit_representation", "schedule": crontab(hour=2, minute=17)},
     "refresh-profiles": {"task": "subscribers.tasks.profiles.refresh_profiles", "schedule": crontab(hour=2, minute=47)},

@@ -1,6 +1,20 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate
+
+
+def _ensure_counts(*, using: str, **kwargs: Any) -> None:
+    # A later migration that rebuilds the delivery or subscriber table on SQLite drops its triggers with it.
+    from subscribers.counts import COUNTED, ensure_count_triggers
+
+    connection = connections[using]
+    tables = set(connection.introspection.table_names())
+    if all(spec.counts in tables and spec.table in tables for spec in COUNTED):  # not before migration 0007
+        ensure_count_triggers(connection)
 
 
 class SubscribersConfig(AppConfig):
@@ -11,3 +25,5 @@ class SubscribersConfig(AppConfig):
         # Connects the Anymail tracking and inbound receivers. Imported here, not at the top: they use the models,
         # which are loaded only once apps are ready.
         from subscribers.webhooks import inbound, tracking  # noqa: F401
+
+        post_migrate.connect(_ensure_counts, sender=self, dispatch_uid="subscribers-ensure-counts")

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import date as Date
 
 from django.contrib import admin
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from digest.models import Edition
+from subscribers.counts import subscriber_counts
 from subscribers.models import Subscriber
 from subscribers.reports import delivery_figures, list_history
 
@@ -105,7 +105,7 @@ def dashboard_context(*, today: Date, days: int = 30, editions: int = 10) -> dic
                 opened_share=f.reached("opened") / sent if sent else 0.0,
             )
         )
-    status_counts = dict(Subscriber.objects.order_by().values_list("status").annotate(n=Count("id")))
+    status_counts = subscriber_counts()
     return {
         "days": days,
         "status_counts": [(label, status_counts.get(value, 0)) for value, label in Subscriber.Status.choices],

@@ -15,6 +15,7 @@ from subscribers.messages import edition_message
 from subscribers.models import Subscriber
 from subscribers.personal_parts import personal_for_chunk
 from subscribers.personalize import NOBODY
+from subscribers.services import subscribers_with_email
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ def preview_recipient(*, email: str, keywords: list[str] | None = None) -> Subsc
 
     ``keywords`` given explicitly override the subscriber's, so a curator can see the keyword section for any set.
     """
-    subscriber = Subscriber.objects.filter(email__iexact=email).first() if email else None
+    subscriber = subscribers_with_email(email).first() if email else None
     if subscriber is not None:
         if keywords is not None:
             subscriber.keywords = keywords

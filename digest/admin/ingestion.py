@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from digest.admin.audit import log_additions, log_changes
+from digest.admin.paging import ScaledAdmin
 from digest.fetch import fetch_source
 from digest.ingest import IngestResult, IngestStatus, ingest_bytes, reparse_document
 from digest.models import DigestDocument, DocumentFormat, Source
@@ -73,7 +74,7 @@ class SourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(DigestDocument)
-class DigestDocumentAdmin(admin.ModelAdmin):
+class DigestDocumentAdmin(ScaledAdmin):
     list_display = ["__str__", "source", "listed_date", "format", "status", "paper_count", "size", "short_error"]
     list_select_related = ["source"]
     list_filter = ["status", "format", "source"]

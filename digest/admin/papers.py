@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from digest.admin.audit import log_changes
+from digest.admin.paging import ScaledAdmin
 from digest.curation import papers_set_flags
 from digest.enrichment import enrichment_enqueue, lookup_forget, lookups_enabled
 from digest.models import Appearance, Frequency, Paper
@@ -123,7 +124,7 @@ class PaperForm(ModelForm):
 
 
 @admin.register(Paper)
-class PaperAdmin(admin.ModelAdmin):
+class PaperAdmin(ScaledAdmin):
     form = PaperForm
     # A curator pasting "github.com/x/y" means https (here for the list's form, in PaperForm for the change page).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -142,6 +143,7 @@ class PaperAdmin(admin.ModelAdmin):
     # Counts and dates are columns kept by ingestion, so the list costs the same few queries at any size.
     list_editable = ["pinned", "hidden", "boost"]
     list_filter = ["hidden", "pinned", BoostedFilter, SeenWithinFilter, HasIdFilter, "lookup_status"]
+    # Substrings, answered by trigram indexes on PostgreSQL (digest migration 0005).
     search_fields = ["title", "abstract", "arxiv_id"]
     list_per_page = 50
     actions = ["pin", "unpin", "hide", "unhide", "look_up"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from subscribers.models.click import AgentClass, Click, ClickStreamMark, EditionLink, LinkKind
+from subscribers.models.counts import DeliveryCount, SubscriberCount
 from subscribers.models.delivery import Delivery, TrackingEvent
 from subscribers.models.feedback import Profile, Vote
 from subscribers.models.subscriber import Subscriber, Suppression
@@ -10,10 +11,12 @@ __all__ = [
     "Click",
     "ClickStreamMark",
     "Delivery",
+    "DeliveryCount",
     "EditionLink",
     "LinkKind",
     "Profile",
     "Subscriber",
+    "SubscriberCount",
     "Suppression",
     "TrackingEvent",
     "Vote",

@@ -20,8 +20,8 @@ from anymail.signals import AnymailTrackingEvent, tracking
 from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 
-from subscribers.models import Delivery, Subscriber, TrackingEvent
-from subscribers.services import subscriber_suppress, subscriber_unsubscribe
+from subscribers.models import Delivery, TrackingEvent
+from subscribers.services import subscriber_suppress, subscriber_unsubscribe, subscribers_with_email
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> bool
             elif event.event_type == "complained":
                 subscriber_suppress(email=event.recipient, reason="complained")
             elif event.event_type == "unsubscribed":
-                for subscriber in Subscriber.objects.filter(email__iexact=event.recipient):
+                for subscriber in subscribers_with_email(event.recipient):
                     subscriber_unsubscribe(subscriber=subscriber, via="esp")
     return True
 

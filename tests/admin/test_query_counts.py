@@ -118,9 +118,12 @@ CHANGELISTS: list[tuple[str, Callable[[int], object], dict]] = [
     ("admin:digest_edition_changelist", add_editions, {}),
     ("admin:subscribers_subscriber_changelist", add_subscribers, {}),
     ("admin:subscribers_subscriber_changelist", add_subscribers, {"keyword": "agents", "status__exact": "active"}),
+    ("admin:subscribers_subscriber_changelist", add_subscribers, {"q": "reader", "o": "1"}),
     ("admin:subscribers_delivery_changelist", add_deliveries, {}),
+    ("admin:subscribers_delivery_changelist", add_deliveries, {"q": "reader", "status__exact": "failed"}),
     ("admin:subscribers_suppression_changelist", add_suppressions, {}),
     ("admin:subscribers_trackingevent_changelist", add_events, {}),
+    ("admin:subscribers_trackingevent_changelist", add_events, {"q": "example.org", "event_type": "opened"}),
 ]
 
 

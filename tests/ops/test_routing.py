@@ -28,6 +28,7 @@ def test_every_project_task_has_the_queue_of_its_module(tasks: dict[str, object]
         "subscribers.tasks.sending.": SENDING,
         "subscribers.tasks.transactional.": TRANSACTIONAL,
         "subscribers.tasks.clicks.": TRANSACTIONAL,
+        "subscribers.tasks.counts.": TRANSACTIONAL,
         "subscribers.tasks.profiles.": INGESTION,
         "digest.": INGESTION,
         "config.tasks.": TRANSACTIONAL,
