@@ -1,0 +1,106 @@
+"""The shared token bucket: tokens handed out one interval apart, whoever asks and however many ask at once.
+
+Only the slots handed out are checked here (Redis's clock decides them, so nothing depends on how fast this
+machine is); the rate achieved against a stand-in ESP is measured by bench/esp_rate.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import uuid
+
+import pytest
+import redis
+
+from subscribers.token_bucket import LocalBucket, RedisBucket, wait_for_token
+
+
+@pytest.fixture
+def client(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
+
+
+def _bucket(client: redis.Redis, rate: float) -> RedisBucket:
+    return RedisBucket(client=client, key=f"test-bucket:{uuid.uuid4().hex}", rate=rate)
+
+
+def test_tokens_are_one_interval_apart_and_an_idle_bucket_gives_no_burst(client: redis.Redis) -> None:
+    bucket = _bucket(client, rate=5)  # 200,000 us apart
+    slots = [bucket.take_slot() for _ in range(5)]
+    assert slots[0][1] == 0  # a new bucket: the first token is free now
+    assert [b[0] - a[0] for a, b in itertools.pairwise(slots)] == [200_000] * 4
+    # Each caller is told to wait until its own slot, however fast they asked.
+    assert all(wait > 0 for _, wait in slots[1:])
+    assert slots[-1][1] >= 3 * 200_000
+
+
+def test_a_bucket_idle_for_long_starts_again_from_now_not_from_saved_up_tokens(client: redis.Redis) -> None:
+    bucket = _bucket(client, rate=10)
+    client.set(bucket.key, "1")  # a slot long past, as after a night without sending
+    (slot, wait), (second, _) = bucket.take_slot(), bucket.take_slot()
+    assert wait == 0
+    assert second - slot == 100_000  # the next token one interval later: nothing saved up while idle
+
+
+def test_the_bucket_key_expires_once_idle(client: redis.Redis) -> None:
+    bucket = _bucket(client, rate=10)
+    bucket.take()
+    assert 0 < client.pttl(bucket.key) <= 100 + 1000
+
+
+def _take_many(redis_url: str, key: str, rate: float, count: int, start: object, queue: multiprocessing.Queue) -> None:
+    bucket = RedisBucket(client=redis.Redis.from_url(redis_url), key=key, rate=rate)
+    bucket.client.ping()
+    start.wait()  # type: ignore[attr-defined]
+    queue.put([bucket.take_slot()[0] for _ in range(count)])
+
+
+def test_processes_sharing_a_bucket_get_distinct_slots_one_interval_apart(redis_url: str) -> None:
+    """Two worker processes asking as fast as they can: between them, never two tokens closer than the interval."""
+    key, rate, each = f"test-bucket:{uuid.uuid4().hex}", 100.0, 150
+    context = multiprocessing.get_context("spawn")
+    queue, start = context.Queue(), context.Barrier(2)
+    workers = [context.Process(target=_take_many, args=(redis_url, key, rate, each, start, queue)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    slots = sorted(slot for _ in workers for slot in queue.get(timeout=60))
+    for worker in workers:
+        worker.join(timeout=30)
+    assert len(slots) == len(set(slots)) == 2 * each
+    # Both asked far faster than 100 a second, so the slots queue up back to back: 1 / 100 s apart, exactly.
+    gaps = {b - a for a, b in itertools.pairwise(slots)}
+    assert gaps == {10_000}
+    # At most `rate` tokens in any one second of the bucket's clock.
+    per_second: dict[int, int] = {}
+    for slot in slots:
+        per_second[slot // 1_000_000] = per_second.get(slot // 1_000_000, 0) + 1
+    assert max(per_second.values()) <= rate
+
+
+def test_an_unreachable_redis_is_an_error_not_a_free_pass() -> None:
+    bucket = RedisBucket(
+        client=redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5), key="test-bucket:down", rate=10
+    )
+    with pytest.raises(redis.ConnectionError):
+        bucket.take()
+
+
+def test_a_rate_must_be_positive(client: redis.Redis) -> None:
+    with pytest.raises(ValueError, match="positive rate"):
+        _bucket(client, rate=0)
+    with pytest.raises(ValueError, match="positive rate"):
+        LocalBucket(rate=-1)
+
+
+def test_the_local_bucket_spaces_tokens_on_its_clock_and_waits_for_them() -> None:
+    now = [100.0]
+    bucket = LocalBucket(rate=4, clock=lambda: now[0])
+    waits = [bucket.take() for _ in range(3)]
+    assert waits == [0.0, 0.25, 0.5]
+    now[0] = 200.0  # idle a long while: no tokens saved up
+    assert bucket.take() == 0.0
+    assert bucket.take() == 0.25
+    slept: list[float] = []
+    wait_for_token(bucket, sleep=slept.append)
+    assert slept == [0.5]
