@@ -104,7 +104,7 @@ def _list_query(client: Client, url: str, params: dict[str, str], table: str) ->
             "admin:digest_paper_changelist",
             {"q": "diffusion"},
             "digest_paper",
-            ["title_trgm", "abstract_trgm", "arxiv_id_trgm"],
+            ["paper_search_trgm"],
         ),
     ],
 )
@@ -182,11 +182,19 @@ def test_edition_list_counts_ambiguous_deliveries_as_problems_not_as_sent(root_c
     assert '<td class="field-problems">2</td>' in changelist
 
 
-def test_search_in_papers_finds_a_word_of_the_abstract(root_client: Client) -> None:
-    wanted = make_paper(title="Plain title", abstract="We fold proteins with a kernel.")
-    make_paper(title="Another title", abstract="Nothing to see.")
-    page = root_client.get(reverse("admin:digest_paper_changelist"), {"q": "KERNEL"})
-    assert [p.pk for p in page.context["cl"].result_list] == [wanted.pk]
+def test_paper_search_matches_each_word_in_the_title_abstract_or_arxiv_id(root_client: Client) -> None:
+    wanted = make_paper(title="Plain title", abstract="We fold proteins with a kernel.", arxiv_id="2601.00042")
+    make_paper(title="Another kernel", abstract="Nothing to see.", arxiv_id=None)
+
+    def found(term: str) -> set[int]:
+        page = root_client.get(reverse("admin:digest_paper_changelist"), {"q": term})
+        return {p.pk for p in page.context["cl"].result_list}
+
+    assert found("KERNEL proteins") == {wanted.pk}  # one word in each field of the same paper
+    assert found("plain 00042") == {wanted.pk}
+    assert len(found("kernel")) == 2
+    assert found("title another") != found("title plain")
+    assert found("titleWe") == set()  # no word spans two fields
 
 
 def test_the_problems_index_covers_exactly_the_problem_statuses_and_serves_the_edition_page() -> None:
