@@ -180,7 +180,7 @@ def send_once(edition, *, workers: int, env: dict[str, str], log_dir: Path, subs
     from django.utils import timezone
 
     from digest.models import Edition
-    from subscribers import sending
+    from subscribers.delivery.operator import edition_send_prepare
     from subscribers.models import Delivery
     from subscribers.tasks.sending import enqueue_batches
 
@@ -188,7 +188,7 @@ def send_once(edition, *, workers: int, env: dict[str, str], log_dir: Path, subs
     try:
         started = time.perf_counter()
         with transaction.atomic():
-            batch = sending.edition_send_prepare(edition=edition, now=timezone.now())
+            batch = edition_send_prepare(edition=edition, now=timezone.now())
             enqueue_batches([batch])
         fanned_out = time.perf_counter()
         last_report = fanned_out

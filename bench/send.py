@@ -48,7 +48,10 @@ from digest.models import Edition, Paper  # noqa: E402
 from digest.rendering import edition_public_parts  # noqa: E402
 from digest.trending import edition_build  # noqa: E402
 from digest.vectors import representation_fit  # noqa: E402
-from subscribers import personalize, sending  # noqa: E402
+from subscribers import personalize  # noqa: E402
+from subscribers.delivery.body import body_for, clear_body_cache  # noqa: E402
+from subscribers.delivery.chunk import chunk_send  # noqa: E402
+from subscribers.delivery.fanout import deliveries_fan_out  # noqa: E402
 from subscribers.messages import edition_message  # noqa: E402
 from subscribers.models import Delivery, Profile, Subscriber, Vote  # noqa: E402
 from subscribers.profiles import profiles_rebuild  # noqa: E402
@@ -75,7 +78,7 @@ def make_subscribers(n: int) -> list[int]:
         # One in ten has keywords, so the per-recipient keyword section is exercised too.
         keywords = ["language", "agents"] if i % 10 == 0 else []
         email = f"bench{i:06d}@example.org"
-        batch.append(Subscriber(email=email, status="active", confirmed_at=now, keywords=keywords))
+        batch.append(Subscriber(email=email, status=Subscriber.Status.ACTIVE, confirmed_at=now, keywords=keywords))
     Subscriber.objects.bulk_create(batch, batch_size=5000)
     return list(Subscriber.objects.order_by("pk").values_list("pk", flat=True))
 
@@ -119,7 +122,7 @@ def give_profiles(edition: Edition, ids: list[int]) -> tuple[int, int]:
 def reset(edition: Edition) -> None:
     Delivery.objects.filter(edition=edition).delete()
     Edition.objects.filter(pk=edition.pk).update(status=Edition.Status.APPROVED)
-    sending.clear_body_cache()
+    clear_body_cache()
     personalize.clear_cache()
 
 
@@ -128,11 +131,11 @@ def pipeline(edition: Edition, ids: list[int], backend: str) -> tuple[float, flo
     reset(edition)
     settings.EMAIL_BACKEND = backend
     started = time.perf_counter()
-    batch = sending.deliveries_fan_out(edition=edition, subscriber_ids=ids, now=timezone.now())
+    batch = deliveries_fan_out(edition=edition, subscriber_ids=ids, now=timezone.now())
     fanned = time.perf_counter()
     sent = 0
     for chunk in batch.chunks:
-        sent += sending.chunk_send(edition_id=edition.pk, subscriber_ids=chunk).sent
+        sent += chunk_send(edition_id=edition.pk, subscriber_ids=chunk).sent
         if backend == TEST_BACKEND:
             mail.outbox.clear()  # the test backend keeps every message and looks each one up by index
     done = time.perf_counter()
@@ -146,7 +149,7 @@ def bare_boto3_loop(edition: Edition, ids: list[int], client_params: dict) -> fl
 
     client = boto3.client("sesv2", **client_params)
     subscribers = list(Subscriber.objects.filter(pk__in=ids).order_by("pk"))
-    body = sending.body_for(edition)
+    body = body_for(edition)
     raw = edition_message(body, subscribers[0]).message().as_bytes()
     started = time.perf_counter()
     for subscriber in subscribers:
@@ -174,8 +177,8 @@ def main() -> None:
     results: dict[str, object] = {"when": datetime.now(UTC).isoformat(timespec="seconds")}
     try:
         edition = build_edition()
-        html, text = edition_public_parts(sending.body_for(edition))
-        sample = edition_message(sending.body_for(edition), Subscriber(pk=1, email="x@example.org", keywords=[]))
+        html, text = edition_public_parts(body_for(edition))
+        sample = edition_message(body_for(edition), Subscriber(pk=1, email="x@example.org", keywords=[]))
         size = len(sample.message().as_bytes())
         print(f"edition {edition.date}: {edition.entries.count()} papers, one message is {size / 1024:.1f} KB")
         print(f"database {connection.vendor}, cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}")

@@ -179,7 +179,7 @@ NEWSLETTER_APPROVAL_REQUIRED = read_bool("APPROVAL_REQUIRED")
 NEWSLETTER_SEND_CHUNK_SIZE = read_int("SEND_CHUNK_SIZE")
 # At-least-once (True) re-sends a delivery whose fate is unknown after a crash; at-most-once (False) does not.
 NEWSLETTER_RESEND_AMBIGUOUS = read_bool("RESEND_AMBIGUOUS")
-# Sending (subscribers/sending.py). A beat tick runs every SEND_TICK_SECONDS; a subscriber is due from their local
+# Sending (subscribers/delivery/). A beat tick runs every SEND_TICK_SECONDS; a subscriber is due from their local
 # SEND_HOUR for SEND_CATCHUP_HOURS (so a tick missed while beat was down is made up, but never in the evening).
 NEWSLETTER_TICK_SECONDS = read_int("SEND_TICK_SECONDS")
 NEWSLETTER_SEND_CATCHUP_HOURS = read_int("SEND_CATCHUP_HOURS")

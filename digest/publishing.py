@@ -7,24 +7,21 @@ from datetime import date as Date
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from digest import edition_states
 from digest.models import Edition
 from digest.trending import edition_build
-
-# Approved editions are public as soon as they are approved: the archive link in the email must work for the
-# first recipient, who may get it while the edition is still sending.
-PUBLIC_STATUSES = (Edition.Status.APPROVED, Edition.Status.SENDING, Edition.Status.SENT)
 
 
 def public_editions() -> QuerySet[Edition]:
     return (
-        Edition.objects.filter(status__in=PUBLIC_STATUSES)
+        Edition.objects.filter(status__in=edition_states.PUBLIC)
         .annotate(entry_count=Count("entries"))
         .order_by("-date", "frequency")
     )
 
 
 def public_edition(*, day: Date, frequency: str) -> Edition | None:
-    return Edition.objects.filter(status__in=PUBLIC_STATUSES, date=day, frequency=frequency).first()
+    return Edition.objects.filter(status__in=edition_states.PUBLIC, date=day, frequency=frequency).first()
 
 
 def sample_edition_publish(*, day: Date) -> Edition | None:
@@ -35,9 +32,4 @@ def sample_edition_publish(*, day: Date) -> Edition | None:
     """
     if Edition.objects.exists():
         return None
-    edition = edition_build(date=day)
-    Edition.objects.filter(pk=edition.pk, status=Edition.Status.DRAFT).update(
-        status=Edition.Status.APPROVED, approved_at=timezone.now()
-    )
-    edition.refresh_from_db()
-    return edition
+    return edition_states.edition_auto_approve(edition=edition_build(date=day), now=timezone.now())

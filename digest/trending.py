@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from digest import edition_states
 from digest.models import Appearance, Edition, EditionEntry, Frequency, Paper
 from digest.readership import clicks_part, recent_readers
 
@@ -43,13 +44,6 @@ RECENCY_WEIGHT = 2.0
 DAILY_HALF_LIFE_DAYS = 1.5
 WEEKLY_HALF_LIFE_DAYS = 7.0
 WEEKLY_WINDOW_DAYS = 7
-
-# An edition in one of these states went (or is going) out as it is: rebuilding it would make the archive and the
-# emails disagree. An approved edition is a curator's sign-off on this exact list, so it is not rebuilt either:
-# set it back to draft (or hold it) first.
-FROZEN_STATUSES = frozenset(
-    {Edition.Status.APPROVED, Edition.Status.SENDING, Edition.Status.SENT, Edition.Status.CANCELLED}
-)
 
 
 class EditionFrozenError(Exception):
@@ -183,7 +177,7 @@ def edition_build(*, date: Date, frequency: str = Frequency.DAILY, top_n: int | 
         )
         # The row lock makes two concurrent builds (beat firing twice, a curator's click) take turns.
         edition = Edition.objects.select_for_update().get(pk=edition.pk)
-        if edition.status in FROZEN_STATUSES:
+        if edition.status in edition_states.FROZEN:
             raise EditionFrozenError(edition)
         scored = score_papers(as_of=date, window_days=window_days, half_life_days=half_life, limit=top_n)
         EditionEntry.objects.filter(edition=edition).delete()

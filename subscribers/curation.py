@@ -7,8 +7,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from digest.models import Edition
+from subscribers.delivery.operator import edition_send_prepare
 from subscribers.models import Subscriber
-from subscribers.sending import edition_send_prepare
 from subscribers.services import CONFIRMATION_INTERVAL, subscriber_unsubscribe
 from subscribers.tasks.sending import enqueue_batches
 from subscribers.tasks.transactional import send_confirmation
@@ -25,7 +25,7 @@ def enqueue_confirmations(subscriber_ids: list[int]) -> None:
 def subscribers_unsubscribe(*, queryset: QuerySet[Subscriber], via: str = "admin") -> list[Subscriber]:
     """Unsubscribe each active or pending subscriber of ``queryset``; returns those that changed."""
     changed = []
-    for subscriber in queryset.filter(status__in=[Subscriber.Status.ACTIVE, Subscriber.Status.PENDING]):
+    for subscriber in queryset.filter(status__in=Subscriber.ON_THE_LIST):
         if subscriber_unsubscribe(subscriber=subscriber, via=via):
             changed.append(subscriber)
     return changed

@@ -11,7 +11,9 @@ from tests.support.services import (
     SHARED,
     CeleryProcess,
     MotoSES,
+    RedisServer,
     database_url_for,
+    free_port,
     run_moto_ses,
     subprocess_env,
     unavailable,
@@ -51,6 +53,14 @@ def postgres(db: None) -> None:
 
     if connection.vendor != "postgresql":
         unavailable("this test needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own (no persistence), so it can be killed without touching anyone else's."""
+    server = RedisServer(port=free_port()).start()
+    yield server
+    server.kill()
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 
-from digest import curation
+from digest import curation, edition_states
 from digest.models import Edition, EditionEntry, Frequency
 from digest.trending import EditionFrozenError, edition_build
 
@@ -60,10 +60,10 @@ class EntryInline(admin.TabularInline):
         return False  # new papers go through AddEntryInline
 
     def has_change_permission(self, request: HttpRequest, obj: Edition | None = None) -> bool:
-        return super().has_change_permission(request, obj) and (obj is None or obj.status in curation.EDITABLE)
+        return super().has_change_permission(request, obj) and (obj is None or obj.status in edition_states.EDITABLE)
 
     def has_delete_permission(self, request: HttpRequest, obj: Edition | None = None) -> bool:
-        return super().has_delete_permission(request, obj) and (obj is None or obj.status in curation.EDITABLE)
+        return super().has_delete_permission(request, obj) and (obj is None or obj.status in edition_states.EDITABLE)
 
     @admin.display(description="curator flags")
     def paper_flags(self, entry: EditionEntry) -> str:
@@ -112,7 +112,7 @@ class AddEntryInline(admin.TabularInline):
         return formset
 
     def has_add_permission(self, request: HttpRequest, obj: Edition | None = None) -> bool:
-        return super().has_add_permission(request, obj) and obj is not None and obj.status in curation.EDITABLE
+        return super().has_add_permission(request, obj) and obj is not None and obj.status in edition_states.EDITABLE
 
     def has_change_permission(self, request: HttpRequest, obj: Edition | None = None) -> bool:
         return False
@@ -171,7 +171,7 @@ class EditionAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Edition | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and obj.status not in curation.EDITABLE:
+        if obj is not None and obj.status not in edition_states.EDITABLE:
             fields += ["subject", "intro"]  # what was approved or sent stays as it was
         return fields
 
@@ -262,10 +262,13 @@ class EditionAdmin(admin.ModelAdmin):
     def get_moves(self) -> Moves:
         return {
             "rebuild": ("change", self._do_rebuild),
-            "approve": ("change", lambda r, e: self._state(r, e, curation.edition_approve, "Approved", user=r.user)),
-            "hold": ("change", lambda r, e: self._state(r, e, curation.edition_hold, "Held")),
-            "cancel": ("change", lambda r, e: self._state(r, e, curation.edition_cancel, "Cancelled")),
-            "reopen": ("change", lambda r, e: self._state(r, e, curation.edition_reopen, "Reopened as a draft")),
+            "approve": (
+                "change",
+                lambda r, e: self._state(r, e, edition_states.edition_approve, "Approved", user=r.user),
+            ),
+            "hold": ("change", lambda r, e: self._state(r, e, edition_states.edition_hold, "Held")),
+            "cancel": ("change", lambda r, e: self._state(r, e, edition_states.edition_cancel, "Cancelled")),
+            "reopen": ("change", lambda r, e: self._state(r, e, edition_states.edition_reopen, "Reopened as a draft")),
         }
 
     @staticmethod
@@ -291,7 +294,7 @@ class EditionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         try:
             message = handler(request, edition)
-        except curation.EditionStateError as exc:
+        except edition_states.EditionStateError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
             if message:
@@ -323,9 +326,9 @@ class EditionAdmin(admin.ModelAdmin):
         can_change = self.has_change_permission(request, edition)
         status = edition.status
         return [
-            ("rebuild", "Rebuild from the trending list", "", can_change and status in curation.EDITABLE),
-            ("approve", "Approve", "default", can_change and status in curation.APPROVABLE),
-            ("hold", "Hold", "", can_change and status in curation.HOLDABLE),
-            ("reopen", "Reopen as draft", "", can_change and status in curation.REOPENABLE),
-            ("cancel", "Cancel edition", "deletelink", can_change and status in curation.CANCELLABLE),
+            ("rebuild", "Rebuild from the trending list", "", can_change and status in edition_states.EDITABLE),
+            ("approve", "Approve", "default", can_change and status in edition_states.APPROVABLE),
+            ("hold", "Hold", "", can_change and status in edition_states.HOLDABLE),
+            ("reopen", "Reopen as draft", "", can_change and status in edition_states.REOPENABLE),
+            ("cancel", "Cancel edition", "deletelink", can_change and status in edition_states.CANCELLABLE),
         ]

@@ -14,17 +14,17 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from digest import curation
+from digest import edition_states
 from digest.admin.editions import Button, EditionAdmin, Moves
 from digest.models import Edition
 from digest.rendering.keywords import clean_keywords
 from subscribers.counts import edition_delivery_count
 from subscribers.curation import edition_send_queue
+from subscribers.delivery.trial import edition_send_trial
 from subscribers.feedback import votes_per_paper
 from subscribers.models import Subscriber
 from subscribers.preview import edition_preview, preview_recipient
 from subscribers.reports import PROBLEM_STATUSES, REACHED, delivery_figures, delivery_problems
-from subscribers.sending_test import edition_send_test
 
 # Importing digest.admin.editions above registered digest's EditionAdmin; this subclass takes its place.
 admin.site.unregister(Edition)
@@ -68,25 +68,24 @@ class EditionDeliveryAdmin(EditionAdmin):
         # "Cancel edition" stays the last button, apart from the others.
         *moves, cancel = super().get_buttons(request, edition)
         can_change = self.has_change_permission(request, edition)
-        sendable = (*curation.APPROVABLE, Edition.Status.APPROVED)
         return [
             ("send_test", "Send a test to me", "", True),
             *moves,
-            ("send_now", "Send now", "", can_change and edition.status in sendable),
+            ("send_now", "Send now", "", can_change and edition.status in edition_states.SEND_NOW_FROM),
             cancel,
         ]
 
     def _do_send_test(self, request: HttpRequest, edition: Edition) -> str:
         address = request.user.email
         if not address:
-            raise curation.EditionStateError("Your staff account has no email address: add one to get a test.")
-        message_id = edition_send_test(edition=edition, email=address, keywords=self._preview_keywords(request))
+            raise edition_states.EditionStateError("Your staff account has no email address: add one to get a test.")
+        message_id = edition_send_trial(edition=edition, email=address, keywords=self._preview_keywords(request))
         return f"Test sent to {address} ({message_id})"
 
     def _do_send_now(self, request: HttpRequest, edition: Edition) -> str:
-        if edition.status in curation.APPROVABLE:
+        if edition.status in edition_states.APPROVABLE:
             # "Send now" on a draft is the curator's approval too; it is logged as part of this move.
-            curation.edition_approve(edition=edition, user=request.user)
+            edition_states.edition_approve(edition=edition, user=request.user)
         chunks = edition_send_queue(edition=edition)
         return f"Sending started: {chunks} chunk(s) queued"
 

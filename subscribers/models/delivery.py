@@ -5,22 +5,48 @@ from __future__ import annotations
 from django.db import models
 
 
-class Delivery(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Handed to the ESP"  # claimed; the ESP may or may not have accepted it yet
-        AMBIGUOUS = "ambiguous", "Unknown after a crash"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped (no longer active)"
-        DELIVERED = "delivered", "Delivered"
-        BOUNCED = "bounced", "Bounced"
-        COMPLAINED = "complained", "Complained"
-        OPENED = "opened", "Opened"
-        CLICKED = "clicked", "Clicked"
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Handed to the ESP"  # claimed; the ESP may or may not have accepted it yet
+    AMBIGUOUS = "ambiguous", "Unknown after a crash"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped (no longer active)"
+    DELIVERED = "delivered", "Delivered"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
+    OPENED = "opened", "Opened"
+    CLICKED = "clicked", "Clicked"
 
-    # The ESP took these; none is ever claimed again.
-    ACCEPTED = (Status.SENT, Status.DELIVERED, Status.OPENED, Status.CLICKED, Status.BOUNCED, Status.COMPLAINED)
+
+S = DeliveryStatus
+# Worth a curator's look: refused, bounced, complained about, or unknown after a crash. Out here (and on the model
+# below) because the model's partial index for an edition's problems is declared with it.
+PROBLEM = (S.FAILED, S.BOUNCED, S.COMPLAINED, S.AMBIGUOUS)
+
+
+class Delivery(models.Model):
+    Status = DeliveryStatus
+
+    # The delivery's state machine: its status groups, defined here once and used everywhere (sender, sweep,
+    # webhooks, reports, admin). A status is the furthest step a delivery reached.
+    #
+    # The ESP took these; none is ever claimed again. In the order webhooks move a delivery forward (events arrive
+    # out of order, and an "opened" must not undo a "bounced"). The "sent" figure.
+    ACCEPTED = (S.SENT, S.DELIVERED, S.OPENED, S.CLICKED, S.BOUNCED, S.COMPLAINED)
+    # Reached the mailbox (a complaint comes from one; a bounce did not): the "delivered" figure.
+    DELIVERED_OR_LATER = (S.DELIVERED, S.OPENED, S.CLICKED, S.COMPLAINED)
+    OPENED_OR_LATER = (S.OPENED, S.CLICKED)
+    # Not accepted and not given up: waiting for a chunk, claimed by one, or unknown after a crash. The "queued"
+    # figure.
+    WAITING = (S.QUEUED, S.SENDING, S.AMBIGUOUS)
+    PROBLEM = PROBLEM
+    # What a chunk claims. Ambiguous rows are claimed too when NEWSLETTER_RESEND_AMBIGUOUS re-sends them
+    # (at-least-once): see ``subscribers.delivery.queries.claimable_statuses``.
+    CLAIMABLE = (S.QUEUED,)
+    RESENDABLE = (S.AMBIGUOUS,)
+    # Claimed by a chunk run (``claim_token``): the ESP may or may not have accepted it yet.
+    IN_FLIGHT = (S.SENDING,)
 
     edition = models.ForeignKey("digest.Edition", on_delete=models.CASCADE, related_name="deliveries")
     subscriber = models.ForeignKey("subscribers.Subscriber", on_delete=models.CASCADE, related_name="deliveries")
@@ -44,10 +70,10 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["edition", "status"]),
             # The newest problems of an edition, for its admin page (reports.delivery_problems): a few percent of
-            # the rows, already in order. The statuses are reports.PROBLEM_STATUSES (a test holds them equal).
+            # the rows, already in order.
             models.Index(
                 fields=["edition", "-updated_at"],
-                condition=models.Q(status__in=["failed", "bounced", "complained", "ambiguous"]),
+                condition=models.Q(status__in=[str(status) for status in PROBLEM]),
                 name="delivery_problems",
             ),
         ]

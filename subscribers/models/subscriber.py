@@ -22,9 +22,14 @@ class Subscriber(models.Model):
         BOUNCED = "bounced", "Bounced"
         COMPLAINED = "complained", "Complained"
 
+    # Signed up and not gone: confirming, unsubscribing and the confirm page apply to these; the others left, or
+    # their address was suppressed (bounced, complained), and only a fresh sign-up brings them back.
+    ON_THE_LIST = (Status.PENDING, Status.ACTIVE)
+
     email = models.EmailField(max_length=254)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
-    # Part of every signed link: rotating it (on delete) invalidates all links ever sent.
+    # Part of every signed link, checked against the row: a link opens only the subscriber it was made for, even
+    # if the id is ever handed out again (see subscribers.tokens).
     token_key = models.CharField(max_length=32, default=new_token_key)
     created_at = models.DateTimeField(auto_now_add=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)

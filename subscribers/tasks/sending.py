@@ -1,6 +1,6 @@
 """Celery tasks that send editions: the beat tick, chunk sends, the stalled-delivery sweep.
 
-Thin callers of ``subscribers.sending``. Every task is safe to run twice (``acks_late`` redelivers after a crash):
+Thin callers of ``subscribers.delivery``. Every task is safe to run twice (``acks_late`` redelivers after a crash):
 the rows in the database, not the broker, say what is left to send. Chunks are enqueued with
 ``transaction.on_commit`` so a worker never looks for rows that are not committed yet.
 """
@@ -16,12 +16,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from subscribers import sending
+from subscribers.delivery import schedule
+from subscribers.delivery.chunk import chunk_send
+from subscribers.delivery.esp_errors import edition_backoff
+from subscribers.delivery.fanout import Batch
+from subscribers.delivery.sweep import deliveries_sweep
 
 logger = logging.getLogger(__name__)
 
 
-def enqueue_batches(batches: list[sending.Batch]) -> int:
+def enqueue_batches(batches: list[Batch]) -> int:
     """One ``send_chunk`` per chunk, published once the surrounding transaction commits."""
     count = 0
     for batch in batches:
@@ -35,7 +39,7 @@ def enqueue_batches(batches: list[sending.Batch]) -> int:
 def newsletter_tick() -> int:
     """Build today's edition when due and fan it out to the subscribers whose morning it is."""
     with transaction.atomic():
-        batches = sending.newsletter_tick(now=timezone.now())
+        batches = schedule.newsletter_tick(now=timezone.now())
         return enqueue_batches(batches)
 
 
@@ -43,7 +47,7 @@ def newsletter_tick() -> int:
 def sweep_deliveries() -> dict[str, int]:
     """Settle claims of dead workers and re-enqueue rows whose task was lost, without waiting for the broker."""
     with transaction.atomic():
-        result = sending.deliveries_sweep(now=timezone.now())
+        result = deliveries_sweep(now=timezone.now())
         enqueue_batches(result.batches)
     return {"settled_sent": result.settled_sent, "ambiguous": result.ambiguous, "requeued": result.requeued}
 
@@ -51,14 +55,14 @@ def sweep_deliveries() -> dict[str, int]:
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def send_chunk(self: Task, edition_id: int, subscriber_ids: list[int]) -> dict[str, object]:
     """Send one chunk; throttled or failing ESPs are retried with exponential backoff and full jitter."""
-    result = sending.chunk_send(edition_id=edition_id, subscriber_ids=subscriber_ids)
+    result = chunk_send(edition_id=edition_id, subscriber_ids=subscriber_ids)
     if result.retry:
         retries = self.request.retries
         if retries >= settings.NEWSLETTER_SEND_MAX_RETRIES:
             # The rows stay queued in the database; the sweep enqueues them again later.
             logger.error("chunk of edition %s gave up after %d retries: %s", edition_id, retries, result.error)
         else:
-            countdown = sending.retry_backoff(retries)
+            countdown = edition_backoff(retries)
             logger.warning("chunk of edition %s retried in %.1fs: %s", edition_id, countdown, result.error)
             raise self.retry(countdown=countdown)
     return asdict(result)

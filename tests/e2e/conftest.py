@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from django.utils import timezone
 from digest.ingest import ingest_bytes
 from subscribers.models import Delivery, Subscriber
 from tests.support.esp_proxy import EspProxy
-from tests.support.services import MotoSES, free_port, wait_for_port
+from tests.support.services import MotoSES
 
 ACTIVE, PENDING, UNSUBSCRIBED = 1000, 20, 20
 
@@ -104,35 +103,3 @@ def proxy(ses: MotoSES) -> Iterator[EspProxy]:
     server = EspProxy(upstream=ses.url).start()
     yield server
     server.stop()
-
-
-@dataclass
-class RedisServer:
-    port: int
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
-        return self
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A redis-server of this test's own (no persistence), so it can be killed without touching anyone else's."""
-    server = RedisServer(port=free_port()).start()
-    yield server
-    server.kill()

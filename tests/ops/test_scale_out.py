@@ -30,7 +30,8 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from digest.models import Edition
-from subscribers import sending
+from subscribers.delivery.body import clear_body_cache
+from subscribers.delivery.operator import edition_send_prepare
 from subscribers.models import Delivery, Subscriber
 from subscribers.tasks.sending import enqueue_batches, sweep_deliveries
 from tests.factories import make_edition, make_seen_paper
@@ -188,9 +189,9 @@ def edition_for(day: date, subject: str) -> Edition:
 
 
 def start_send(edition: Edition) -> int:
-    sending.clear_body_cache()
+    clear_body_cache()
     with transaction.atomic():
-        batch = sending.edition_send_prepare(edition=edition, now=timezone.now())
+        batch = edition_send_prepare(edition=edition, now=timezone.now())
         return enqueue_batches([batch])
 
 

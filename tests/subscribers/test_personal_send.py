@@ -19,7 +19,11 @@ from django.test.utils import CaptureQueriesContext
 
 from digest.models import Edition
 from digest.vectors import representation_fit, vectors_refresh
-from subscribers import personalize, sending
+from subscribers import personalize
+from subscribers.delivery.body import clear_body_cache
+from subscribers.delivery.chunk import chunk_send
+from subscribers.delivery.fanout import deliveries_fan_out
+from subscribers.delivery.operator import edition_send_now
 from subscribers.feedback import Choice, vote_record
 from subscribers.links import feedback_links
 from subscribers.models import Subscriber, Vote
@@ -46,9 +50,9 @@ def _mail_to(ses, address: str, subject_date: date) -> Message:
 def _send(edition: Edition) -> None:
     Edition.objects.filter(pk=edition.pk).update(status=Edition.Status.APPROVED)
     edition.refresh_from_db()
-    sending.clear_body_cache()
+    clear_body_cache()
     personalize.clear_cache()
-    result = sending.edition_send_now(edition=edition, now=edition_now(edition), sleep=lambda _s: None)
+    result = edition_send_now(edition=edition, now=edition_now(edition), sleep=lambda _s: None)
     assert result.failed == 0 and not result.retry
 
 
@@ -141,13 +145,13 @@ def test_a_chunk_with_profiles_costs_the_same_queries_at_5_and_at_60_readers(cor
         for reader in readers:
             vote_record(subscriber=reader, paper=corpus["protein"][0], choice=Choice.MORE)
         ids = [r.pk for r in readers]
-        sending.deliveries_fan_out(edition=yesterday, subscriber_ids=ids, now=edition_now(edition))
+        deliveries_fan_out(edition=yesterday, subscriber_ids=ids, now=edition_now(edition))
         yesterday.deliveries.update(status="sent")
-        sending.deliveries_fan_out(edition=edition, subscriber_ids=ids, now=edition_now(edition))
-        sending.clear_body_cache()
+        deliveries_fan_out(edition=edition, subscriber_ids=ids, now=edition_now(edition))
+        clear_body_cache()
         personalize.clear_cache()
         with CaptureQueriesContext(connection) as captured:
-            assert sending.chunk_send(edition_id=edition.pk, subscriber_ids=ids).sent == size
+            assert chunk_send(edition_id=edition.pk, subscriber_ids=ids).sent == size
         return len(captured)
 
     small, large = queries(5), queries(60)

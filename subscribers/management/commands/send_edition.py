@@ -9,8 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from digest.edition_states import STOPPED
 from digest.models import Edition, Frequency
-from subscribers import sending
+from subscribers.delivery.operator import edition_send_now, edition_send_plan, edition_send_prepare
 from subscribers.tasks.sending import enqueue_batches
 
 
@@ -32,9 +33,9 @@ class Command(BaseCommand):
         edition = Edition.objects.filter(date=day, frequency=options["frequency"]).first()
         if edition is None:
             raise CommandError(f"No {options['frequency']} edition for {day}: run build_edition first.")
-        if edition.status in sending.STOPPED_EDITIONS:
+        if edition.status in STOPPED:
             raise CommandError(f"{edition} is {edition.status}: set it back to draft or approve it first.")
-        plan = sending.edition_send_plan(edition=edition)
+        plan = edition_send_plan(edition=edition)
         if plan.approval_pending:
             self.stdout.write(
                 self.style.WARNING(f"{edition} is {edition.status}, not approved: sending anyway, as asked by name.")
@@ -46,12 +47,12 @@ class Command(BaseCommand):
         now = timezone.now()
         if options["enqueue"]:
             with transaction.atomic():
-                batch = sending.edition_send_prepare(edition=edition, now=now)
+                batch = edition_send_prepare(edition=edition, now=now)
                 chunks = enqueue_batches([batch])
             self.stdout.write(f"Enqueued {chunks} chunks ({batch.size} subscribers) for the workers.")
             return
         with tqdm(total=plan.new_recipients + plan.waiting, unit="email", file=sys.stderr) as bar:
-            total = sending.edition_send_now(edition=edition, now=now, on_chunk=lambda result, size: bar.update(size))
+            total = edition_send_now(edition=edition, now=now, on_chunk=lambda result, size: bar.update(size))
         self.stdout.write(
             f"Sent {total.sent}, skipped {total.skipped} (no longer active), failed {total.failed}, "
             f"ambiguous {total.ambiguous}."

@@ -16,7 +16,7 @@ from subscribers.preview import preview_recipient
 TEST_SUBJECT_PREFIX = "[Test] "
 
 
-def edition_send_test(*, edition: Edition, email: str, keywords: list[str] | None = None) -> str:
+def edition_send_trial(*, edition: Edition, email: str, keywords: list[str] | None = None) -> str:
     """Send ``edition`` to ``email`` alone; returns the ESP's message id."""
     recipient = preview_recipient(email=email, keywords=keywords)
     with get_connection() as connection:

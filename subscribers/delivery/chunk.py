@@ -1,0 +1,229 @@
+"""One chunk: claim its unsent rows, send each over one ESP connection with the journal a step ahead, record.
+
+``chunk_send`` is idempotent and safe to run twice at once: the claim (``SELECT ... FOR UPDATE SKIP LOCKED``, then
+``sending`` under a fresh token) gives each row to one run only. Each message goes out only once the send journal
+holds it as the one in flight, together with the ESP id of the one before (see ``subscribers.delivery``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from anymail.exceptions import AnymailError
+from django.core.mail import get_connection
+from django.db import transaction
+from django.utils import timezone
+
+from digest.edition_states import STOPPED
+from digest.models import Edition
+from digest.rendering import EditionBody
+from subscribers.delivery.body import body_for
+from subscribers.delivery.esp_errors import Outcome, classify
+from subscribers.delivery.journal import SendJournal
+from subscribers.delivery.queries import claimable_statuses
+from subscribers.delivery.ratelimit import esp_rate_limit_wait
+from subscribers.delivery.record import Tally, chunk_record, edition_finish_if_done, suppress_invalid
+from subscribers.messages import edition_message
+from subscribers.models import Delivery, Subscriber
+from subscribers.personal_parts import personal_for_chunk
+from subscribers.personalize import NOBODY, Personal
+
+logger = logging.getLogger(__name__)
+
+Status = Delivery.Status
+
+
+@dataclass
+class ChunkResult:
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    ambiguous: int = 0
+    released: int = 0
+    retry: bool = False
+    error: str = ""
+
+    def add(self, other: ChunkResult) -> None:
+        # Not "released": a retried chunk releases the same rows again.
+        for name in ("sent", "skipped", "failed", "ambiguous"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def chunk_claim(
+    *, edition_id: int, subscriber_ids: Sequence[int], token: str, now: datetime
+) -> tuple[list[Delivery], int]:
+    """Claim this chunk's unsent rows; rows whose subscriber is no longer active are skipped, not sent."""
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(edition_id=edition_id, subscriber_id__in=list(subscriber_ids), status__in=claimable_statuses())
+            .select_related("subscriber")
+            .only(
+                "id",
+                "attempts",
+                "status",
+                "subscriber__id",
+                "subscriber__email",
+                "subscriber__keywords",
+                "subscriber__token_key",
+                "subscriber__status",
+            )
+            .order_by("pk")
+        )
+        mine = [row for row in rows if row.subscriber.status == Subscriber.Status.ACTIVE]
+        gone = [row.pk for row in rows if row.subscriber.status != Subscriber.Status.ACTIVE]
+        if mine:
+            Delivery.objects.filter(pk__in=[row.pk for row in mine]).update(
+                status=Status.SENDING, claim_token=token, claimed_at=now
+            )
+        if gone:
+            Delivery.objects.filter(pk__in=gone).update(
+                status=Status.SKIPPED, last_error="not sent: the subscriber is no longer active"
+            )
+    return mine, len(gone)
+
+
+def chunk_send(*, edition_id: int, subscriber_ids: Sequence[int], connection: Any = None) -> ChunkResult:
+    """Send ``edition_id`` to those of ``subscriber_ids`` who have not had it. Idempotent; safe to run twice at once.
+
+    Returns what happened; ``retry`` asks the caller to run the chunk again later (the ESP throttled or failed, or
+    the journal was unreachable), which only sends what is still unsent.
+    """
+    result = ChunkResult()
+    edition = Edition.objects.filter(pk=edition_id).first()
+    if edition is None or edition.status in STOPPED:
+        logger.info("edition %s is gone, held or cancelled: chunk not sent", edition_id)
+        return result
+    body = body_for(edition)
+    token = uuid.uuid4().hex
+    journal = SendJournal(token)
+    try:
+        # Before claiming: a journal that cannot be written must not strand claimed rows.
+        journal.mark(inflight=None)
+    except Exception as exc:
+        logger.warning("send journal unavailable, chunk of edition %s postponed: %s", edition_id, exc)
+        return ChunkResult(retry=True, error=f"send journal unavailable: {exc}")
+    now = timezone.now()
+    rows, result.skipped = chunk_claim(edition_id=edition_id, subscriber_ids=subscriber_ids, token=token, now=now)
+    if rows:
+        # "For you" and "Still trending" of every reader of the chunk, in a few queries and one scoring step.
+        personal = personal_for_chunk(edition=edition, body=body, readers=[row.subscriber for row in rows])
+        _send_claimed(rows=rows, body=body, personal=personal, journal=journal, connection=connection, result=result)
+    edition_finish_if_done(edition_id=edition_id)
+    logger.info(
+        "chunk of edition %s: %d sent, %d failed, %d ambiguous, %d skipped, %d released",
+        edition_id,
+        result.sent,
+        result.failed,
+        result.ambiguous,
+        result.skipped,
+        result.released,
+        extra={"edition_id": edition_id, "chunk": token, "subscribers": len(subscriber_ids), "retry": result.retry},
+    )
+    return result
+
+
+def _log_context(delivery: Delivery, **more: object) -> dict[str, object]:
+    """The ``extra=`` of a send log line: JSON logs carry these as fields."""
+    return {
+        "edition_id": delivery.edition_id,
+        "subscriber_id": delivery.subscriber_id,
+        "delivery_id": delivery.pk,
+        **more,
+    }
+
+
+class _JournalUnavailable(Exception):
+    """The journal did not store the record of the message about to go out, so it did not go out."""
+
+
+def _journal_mark(journal: SendJournal, *, inflight: int, sent: tuple[int, str] | None) -> None:
+    try:
+        esp_rate_limit_wait()
+        journal.mark(inflight=inflight, sent=sent)
+    except Exception as exc:
+        raise _JournalUnavailable(str(exc)) from exc
+
+
+def _send_claimed(
+    *,
+    rows: list[Delivery],
+    body: EditionBody,
+    personal: dict[int, Personal],
+    journal: SendJournal,
+    connection: Any,
+    result: ChunkResult,
+) -> None:
+    tally = Tally()
+    previous: tuple[int, str] | None = None
+    in_flight: Delivery | None = None
+    connection = connection or get_connection()
+    opened = connection.open()
+    # A line per message only when asked for: the Delivery row is the record, and this is the hot path.
+    log_each = logger.isEnabledFor(logging.DEBUG)
+    try:
+        for delivery in rows:
+            try:
+                mine = personal.get(delivery.subscriber_id, NOBODY)
+                message = edition_message(body, delivery.subscriber, personal=mine, connection=connection)
+                # Nothing reaches the ESP before the journal holds this message as the one in flight.
+                _journal_mark(journal, inflight=delivery.pk, sent=previous)
+                in_flight = delivery
+                message.send()
+            except _JournalUnavailable as exc:
+                # Nothing is in flight (the record was not stored, so the message did not go out): this row and the
+                # rest simply go back to the queue.
+                logger.warning(
+                    "send journal or rate limiter unavailable, pausing the chunk: %s", exc, extra=_log_context(delivery)
+                )
+                result.retry, result.error = True, f"send journal or rate limiter unavailable: {exc}"
+                break
+            except AnymailError as exc:
+                in_flight = None
+                outcome = classify(exc)
+                logger.warning(
+                    "ESP refused edition %s to subscriber %s (%s): %s",
+                    delivery.edition_id,
+                    delivery.subscriber_id,
+                    outcome.value,
+                    exc,
+                    extra=_log_context(delivery, outcome=outcome.value),
+                )
+                tally.add_refused(delivery, outcome, str(exc))
+                if outcome in (Outcome.RETRY, Outcome.IN_DOUBT):
+                    # Back off the whole chunk: the next message would most likely meet the same answer.
+                    result.retry, result.error = True, str(exc)[:500]
+                    break
+                continue
+            in_flight = None
+            tally.add_sent(delivery, esp_message_id=message.anymail_status.message_id)
+            previous = (delivery.pk, delivery.esp_message_id)
+            if log_each:
+                logger.debug(
+                    "sent edition %s to subscriber %s",
+                    delivery.edition_id,
+                    delivery.subscriber_id,
+                    extra=_log_context(delivery, esp_message_id=delivery.esp_message_id),
+                )
+    finally:
+        if in_flight is not None:
+            # Interrupted inside the ESP call (soft time limit, a bug): its fate is unknown.
+            logger.warning("interrupted while the ESP call ran: ambiguous", extra=_log_context(in_flight))
+            tally.add_refused(in_flight, Outcome.IN_DOUBT, "interrupted while the ESP call ran")
+        if opened:
+            connection.close()
+        chunk_record(token=journal.token, tally=tally)
+        # Only once the rows hold the outcome; a leftover journal would merely expire.
+        with contextlib.suppress(Exception):
+            journal.clear([row.pk for row in rows])
+    suppress_invalid(tally.invalid_emails)
+    result.sent += len(tally.sent)
+    result.failed += tally.count(Status.FAILED)
+    result.ambiguous += tally.count(Status.AMBIGUOUS)
+    result.released += len(rows) - len(tally.sent) - len(tally.settled)

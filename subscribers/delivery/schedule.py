@@ -1,0 +1,101 @@
+"""The schedule: each beat tick builds today's editions when due and fans the newest out to whoever's morning it is."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from datetime import date as Date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+
+from digest.edition_states import SENDABLE, edition_auto_approve
+from digest.models import Edition, EditionEntry, Frequency
+from digest.trending import EditionFrozenError, edition_build
+from subscribers.delivery.fanout import Batch, deliveries_fan_out
+from subscribers.delivery.queries import active_subscribers, subscribers_without_delivery
+
+logger = logging.getLogger(__name__)
+
+# How far back the tick looks for the newest edition: yesterday's daily is what subscribers east of UTC get at
+# their morning, last week's weekly serves the whole week; anything older is never sent by the schedule.
+LOOKBACK_DAYS = {Frequency.DAILY: 1, Frequency.WEEKLY: 6}
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def subscriber_due(*, time_zone: str, now: datetime, edition_date: Date) -> bool:
+    """Is it the subscriber's morning (send hour, plus catch-up hours) on or after the edition's day, locally?"""
+    local = now.astimezone(_zone(time_zone))
+    start = settings.NEWSLETTER_SEND_HOUR
+    return local.date() >= edition_date and start <= local.hour < start + settings.NEWSLETTER_SEND_CATCHUP_HOURS
+
+
+def edition_build_if_due(*, frequency: str, now: datetime) -> Edition | None:
+    """Build today's (UTC) edition at the send hour if it does not exist yet; approve it when no approval is needed."""
+    today = now.astimezone(UTC).date()
+    if now.astimezone(UTC).hour < settings.NEWSLETTER_SEND_HOUR:
+        return None
+    if frequency == Frequency.WEEKLY and today.weekday() != settings.NEWSLETTER_WEEKLY_WEEKDAY:
+        return None
+    edition = Edition.objects.filter(date=today, frequency=frequency).first()
+    if edition is None:
+        try:
+            edition = edition_build(date=today, frequency=frequency)
+        except EditionFrozenError as exc:  # a concurrent tick built and approved it first
+            edition = exc.edition
+        logger.info("built %s", edition)
+    if not settings.NEWSLETTER_APPROVAL_REQUIRED and edition.status == Edition.Status.DRAFT:
+        edition = edition_auto_approve(edition=edition, now=now)
+    return edition
+
+
+def newest_sendable_edition(*, frequency: str, now: datetime) -> Edition | None:
+    today = now.astimezone(UTC).date()
+    edition = (
+        Edition.objects.filter(
+            frequency=frequency,
+            status__in=SENDABLE,
+            date__lte=today,
+            date__gte=today - timedelta(days=LOOKBACK_DAYS[frequency]),
+        )
+        .order_by("-date")
+        .first()
+    )
+    if edition is not None and not EditionEntry.objects.filter(edition=edition).exists():
+        logger.warning("%s has no papers: not sending an empty newsletter", edition)
+        return None
+    return edition
+
+
+def due_subscriber_ids(*, edition: Edition, now: datetime) -> list[int]:
+    """Active subscribers of the edition's frequency whose morning it is and who have no delivery of it yet."""
+    # The time zones of everyone on the list first (a small distinct set): most ticks find no zone due and stop.
+    zones = set(
+        active_subscribers(frequency=edition.frequency).order_by().values_list("time_zone", flat=True).distinct()
+    )
+    due_zones = [zone for zone in zones if subscriber_due(time_zone=zone, now=now, edition_date=edition.date)]
+    if not due_zones:
+        return []
+    due = subscribers_without_delivery(edition=edition).filter(time_zone__in=due_zones)
+    return list(due.order_by("pk").values_list("pk", flat=True))
+
+
+def newsletter_tick(*, now: datetime) -> list[Batch]:
+    """One beat tick: build today's editions when due, and fan out the newest to everyone whose morning it is."""
+    batches: list[Batch] = []
+    for frequency in (Frequency.DAILY, Frequency.WEEKLY):
+        edition_build_if_due(frequency=frequency, now=now)
+        edition = newest_sendable_edition(frequency=frequency, now=now)
+        if edition is None:
+            continue
+        ids = due_subscriber_ids(edition=edition, now=now)
+        if ids:
+            batches.append(deliveries_fan_out(edition=edition, subscriber_ids=ids, now=now))
+            logger.info("fanned out %s to %d subscribers", edition, len(ids))
+    return batches

@@ -1,0 +1,113 @@
+"""The sweep: settle the claims of dead workers from their send journal, and re-enqueue rows whose task was lost.
+
+It runs every ``SEND_SWEEP_SECONDS`` (beat), so recovery waits on the database's own view of what is unsent, not
+on the broker's visibility timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F
+
+from digest.edition_states import STOPPED
+from digest.models import Edition
+from subscribers.delivery.fanout import Batch, chunked
+from subscribers.delivery.journal import SendJournal
+from subscribers.delivery.queries import claimable_statuses
+from subscribers.delivery.record import edition_finish_if_done
+from subscribers.models import Delivery
+
+logger = logging.getLogger(__name__)
+
+Status = Delivery.Status
+
+
+@dataclass
+class SweepResult:
+    settled_sent: int = 0
+    ambiguous: int = 0
+    requeued: int = 0
+    batches: list[Batch] = field(default_factory=list)
+
+
+def _settle_dead_claim(*, token: str, now: datetime, result: SweepResult) -> None:
+    journal = SendJournal(token)
+    inflight = journal.inflight()
+    stall = settings.NEWSLETTER_STALL_SECONDS
+    if inflight is not None and time.time() - inflight[1] < stall:
+        return  # the chunk is alive and sending
+    mine = Delivery.objects.filter(status=Status.SENDING, claim_token=token)
+    rows = list(mine.only("id", "attempts"))
+    recorded = journal.sent([row.pk for row in rows])
+    sent, ambiguous = [], []
+    for row in rows:
+        if row.pk in recorded:
+            row.status, row.esp_message_id, row.sent_at = Status.SENT, recorded[row.pk][:200], now
+            row.attempts += 1
+            sent.append(row)
+        elif inflight is None or row.pk == inflight[0]:
+            # The process died in the ESP call, or the journal is gone and nobody can tell: unknown.
+            ambiguous.append(row.pk)
+    if sent:
+        mine.bulk_update(sent, ["status", "esp_message_id", "sent_at", "attempts"])
+    if ambiguous:
+        mine.filter(pk__in=ambiguous).update(
+            status=Status.AMBIGUOUS,
+            ambiguous_at=now,
+            attempts=F("attempts") + 1,
+            last_error="the worker died while the ESP call was in flight",
+            enqueued_at=None,  # no task holds it any more: the sweep's second half enqueues it at once
+        )
+    requeued = mine.update(status=Status.QUEUED, enqueued_at=None)
+    with contextlib.suppress(Exception):  # a leftover journal merely expires
+        journal.clear([row.pk for row in rows])
+    result.settled_sent += len(sent)
+    result.ambiguous += len(ambiguous)
+    logger.warning(
+        "settled dead claim %s: %d sent, %d ambiguous, %d back in the queue", token, len(sent), len(ambiguous), requeued
+    )
+
+
+def settle_dead_claims(
+    *, now: datetime, claimed_before: datetime, edition_id: int | None = None, result: SweepResult | None = None
+) -> SweepResult:
+    """Settle every claim made before ``claimed_before`` whose send journal has gone silent (its worker died)."""
+    result = result or SweepResult()
+    claims = Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=claimed_before)
+    if edition_id is not None:
+        claims = claims.filter(edition_id=edition_id)
+    for token in set(claims.values_list("claim_token", flat=True)):
+        _settle_dead_claim(token=token, now=now, result=result)
+    return result
+
+
+def deliveries_sweep(*, now: datetime, edition_id: int | None = None) -> SweepResult:
+    """Settle claims whose worker died, and hand back the rows whose task seems lost, as batches to enqueue."""
+    result = SweepResult()
+    stale_before = now - timedelta(seconds=settings.NEWSLETTER_STALL_SECONDS)
+    settle_dead_claims(now=now, claimed_before=stale_before, edition_id=edition_id, result=result)
+
+    waiting = Delivery.objects.filter(status__in=claimable_statuses()).exclude(edition__status__in=STOPPED)
+    if edition_id is not None:
+        waiting = waiting.filter(edition_id=edition_id)
+    lost = waiting.filter(enqueued_at__lt=stale_before) | waiting.filter(enqueued_at__isnull=True)
+    by_edition: dict[int, list[int]] = {}
+    for ed_id, subscriber_id in lost.order_by("edition_id", "subscriber_id").values_list("edition_id", "subscriber_id"):
+        by_edition.setdefault(ed_id, []).append(subscriber_id)
+    for ed_id, ids in by_edition.items():
+        Delivery.objects.filter(edition_id=ed_id, subscriber_id__in=ids, status__in=claimable_statuses()).update(
+            enqueued_at=now
+        )
+        result.batches.append(Batch(edition_id=ed_id, chunks=chunked(ids)))
+        result.requeued += len(ids)
+    # An edition whose last rows were settled here (no chunk will run for them) is finished now.
+    sending = set(Edition.objects.filter(status=Edition.Status.SENDING).values_list("pk", flat=True))
+    for ed_id in sending - set(by_edition):
+        edition_finish_if_done(edition_id=ed_id)
+    return result
