@@ -9,28 +9,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from subscribers.counts import delivery_counts, subscriber_counts
+from subscribers.counts import delivery_counts, edition_delivery_count, subscriber_counts
 from subscribers.models import Delivery, Subscriber
 
 S = Delivery.Status
 # A delivery's status is its furthest step, so a clicked message was also sent, delivered and opened: each figure
-# counts every delivery that got at least that far.
+# counts every delivery that got at least that far. The groups are the Delivery model's, so every page that shows a
+# figure (the edition page, the edition list, the dashboard) counts the same deliveries under the same name.
 REACHED: dict[str, tuple[str, ...]] = {
-    "queued": (S.QUEUED, S.SENDING, S.AMBIGUOUS),
-    "sent": (S.SENT, S.DELIVERED, S.OPENED, S.CLICKED, S.BOUNCED, S.COMPLAINED),
+    "queued": Delivery.WAITING,
+    "sent": Delivery.ACCEPTED,
     "failed": (S.FAILED,),
-    "delivered": (S.DELIVERED, S.OPENED, S.CLICKED, S.COMPLAINED),
+    "delivered": Delivery.DELIVERED_OR_LATER,
     "bounced": (S.BOUNCED,),
     "complained": (S.COMPLAINED,),
-    "opened": (S.OPENED, S.CLICKED),
+    "opened": Delivery.OPENED_OR_LATER,
     "clicked": (S.CLICKED,),
 }
-PROBLEM_STATUSES = (S.FAILED, S.BOUNCED, S.COMPLAINED, S.AMBIGUOUS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +45,21 @@ class DeliveryFigures:
     def reached(self, step: str) -> int:
         return sum(self.by_status.get(status, 0) for status in REACHED[step])
 
+    @property
+    def problems(self) -> int:
+        """Deliveries worth a curator's look (``Delivery.PROBLEM``): the ones ``delivery_problems`` lists."""
+        return sum(self.by_status.get(status, 0) for status in Delivery.PROBLEM)
+
     def as_rows(self) -> list[tuple[str, int]]:
         """(figure, count) in the order a curator reads them: queued, sent, failed, delivered, ... clicked."""
         return [(step, self.reached(step)) for step in REACHED]
+
+
+def delivery_figure_annotations() -> dict[str, Any]:
+    """``n_sent`` and ``n_problems`` for an edition queryset (a list page, sortable), from the kept counts (a count
+    over an edition's million deliveries per row would be the whole page): the same groups, and so the same numbers,
+    as ``DeliveryFigures.reached("sent")`` and ``DeliveryFigures.problems`` on the edition's page."""
+    return {"n_sent": edition_delivery_count(REACHED["sent"]), "n_problems": edition_delivery_count(Delivery.PROBLEM)}
 
 
 def delivery_figures(*, edition_ids: Iterable[int]) -> dict[int, DeliveryFigures]:
@@ -61,7 +74,7 @@ def delivery_figures(*, edition_ids: Iterable[int]) -> dict[int, DeliveryFigures
 def delivery_problems(*, edition_id: int, limit: int = 50) -> QuerySet[Delivery]:
     """The deliveries of an edition that did not go well, newest first, with the reason and the address."""
     return (
-        Delivery.objects.filter(edition_id=edition_id, status__in=PROBLEM_STATUSES)
+        Delivery.objects.filter(edition_id=edition_id, status__in=Delivery.PROBLEM)
         .select_related("subscriber")
         .only("id", "status", "last_error", "attempts", "updated_at", "subscriber__id", "subscriber__email")
         .order_by("-updated_at")[:limit]

@@ -18,13 +18,12 @@ from digest import edition_states
 from digest.admin.editions import Button, EditionAdmin, Moves
 from digest.models import Edition
 from digest.rendering.keywords import clean_keywords
-from subscribers.counts import edition_delivery_count
 from subscribers.curation import edition_send_queue
 from subscribers.delivery.trial import edition_send_trial
 from subscribers.feedback import votes_per_paper
 from subscribers.models import Subscriber
 from subscribers.preview import edition_preview, preview_recipient
-from subscribers.reports import PROBLEM_STATUSES, REACHED, delivery_figures, delivery_problems
+from subscribers.reports import delivery_figure_annotations, delivery_figures, delivery_problems
 
 # Importing digest.admin.editions above registered digest's EditionAdmin; this subclass takes its place.
 admin.site.unregister(Edition)
@@ -37,21 +36,14 @@ class EditionDeliveryAdmin(EditionAdmin):
     confirm_moves = (*EditionAdmin.confirm_moves, "send_now")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Edition]:
-        return (
-            super()
-            .get_queryset(request)
-            # From the kept counts: a count over an edition's million deliveries per row would be the whole page.
-            .annotate(
-                n_sent=edition_delivery_count(REACHED["sent"]),
-                n_problems=edition_delivery_count(PROBLEM_STATUSES),
-            )
-        )
+        # The delivery columns count the same status groups as the figures on the edition's page.
+        return super().get_queryset(request).annotate(**delivery_figure_annotations())
 
     @admin.display(description="sent", ordering="n_sent")
     def sent(self, obj: Edition) -> int:
         return obj.n_sent
 
-    @admin.display(description="failed / bounced / complained / unknown", ordering="n_problems")
+    @admin.display(description="problems", ordering="n_problems")
     def problems(self, obj: Edition) -> int:
         return obj.n_problems
 
@@ -115,6 +107,7 @@ class EditionDeliveryAdmin(EditionAdmin):
             "preview_reader_found": not reader or isinstance(recipient, Subscriber),
             "figures": figures.as_rows(),
             "figures_total": figures.total,
+            "figures_problems": figures.problems,
             "problems": list(delivery_problems(edition_id=edition.pk)),
             "votes": self._votes(edition),
         }
