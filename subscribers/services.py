@@ -17,7 +17,6 @@ from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
@@ -28,9 +27,7 @@ from django.utils.crypto import salted_hmac
 
 from digest.models import Frequency
 from digest.rendering.keywords import clean_keywords
-from subscribers import links
 from subscribers.clicks.export import clicks_export
-from subscribers.emails import build_message, render_email
 from subscribers.feedback import votes_export
 from subscribers.models import Subscriber, Suppression
 from subscribers.profiles import profiles_rebuild
@@ -137,13 +134,14 @@ def subscribers_with_email(email: str) -> QuerySet[Subscriber]:
     return Subscriber.objects.alias(email_lower=Lower("email")).filter(email_lower=email.lower())
 
 
-def _is_blocked(email: str) -> bool:
+def is_blocked(email: str) -> bool:
+    """A suppression other than the person's own erasure keeps ``email`` from being mailed or signed up again."""
     return Suppression.objects.filter(email_hash=email_hash(email), reason__in=BLOCKING_SUPPRESSIONS).exists()
 
 
 def _enqueue_on_commit(task_name: str, subscriber_id: int) -> None:
-    # Imported here because the tasks call back into this module (transactional_send, suppress_subscriber_id):
-    # services -> tasks -> services is a real cycle, and the task is only needed when an email is enqueued.
+    # Imported here because of a real cycle: the tasks call these services, and importing the tasks package at
+    # this module's top would import the sending tasks, whose delivery modules import these services half-built.
     from subscribers.tasks import transactional
 
     task = getattr(transactional, task_name)
@@ -176,7 +174,7 @@ def subscriber_subscribe(
     frequency = _check_frequency(frequency)
     consent_source = consent_source[:CONSENT_SOURCE_MAX_LENGTH]
     now = timezone.now()
-    blocked = _is_blocked(email)
+    blocked = is_blocked(email)
     fields: dict[str, Any] = {
         "keywords": keywords,
         "frequency": frequency,
@@ -248,9 +246,7 @@ def subscriber_confirm(*, subscriber: Subscriber) -> bool:
 def subscriber_unsubscribe(*, subscriber: Subscriber, via: str) -> bool:
     """Active or pending -> unsubscribed at once. True only for the call that made the change."""
     now = timezone.now()
-    changed = Subscriber.objects.filter(
-        pk=subscriber.pk, status__in=[Subscriber.Status.ACTIVE, Subscriber.Status.PENDING]
-    ).update(
+    changed = Subscriber.objects.filter(pk=subscriber.pk, status__in=Subscriber.ON_THE_LIST).update(
         status=Subscriber.Status.UNSUBSCRIBED, status_changed_at=now, unsubscribed_at=now, unsubscribed_via=via[:20]
     )
     subscriber.refresh_from_db()
@@ -359,50 +355,3 @@ def subscriber_delete(*, subscriber: Subscriber) -> None:
         )
         Subscriber.objects.filter(pk=subscriber.pk).delete()
     logger.info("subscriber %s erased at their request", subscriber.pk)
-
-
-# --- Transactional emails ----------------------------------------------------------------------------------
-
-# Which status each kind needs at send time: a queued email whose reason has gone (confirmed meanwhile,
-# unsubscribed, erased) is dropped rather than sent late.
-TRANSACTIONAL_KINDS = {
-    "confirmation": Subscriber.Status.PENDING,
-    "welcome": Subscriber.Status.ACTIVE,
-    "already-subscribed": Subscriber.Status.ACTIVE,
-}
-
-
-def transactional_send(*, subscriber_id: int, kind: str, connection: Any = None) -> str | None:
-    """Render and send one transactional email; the ESP message id, or None when there is nothing to send.
-
-    ESP errors propagate: the Celery task decides what is worth retrying.
-    """
-    required_status = TRANSACTIONAL_KINDS[kind]
-    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
-    if subscriber is None or subscriber.status != required_status:
-        logger.info("not sending %s to subscriber %s: gone or no longer %s", kind, subscriber_id, required_status)
-        return None
-    if _is_blocked(subscriber.email):
-        logger.info("not sending %s to subscriber %s: suppressed", kind, subscriber_id)
-        return None
-    context = {
-        "subscriber": subscriber,
-        "confirm_url": links.confirm_url(subscriber),
-        "preferences_url": links.preferences_url(subscriber),
-        "unsubscribe_url": links.unsubscribe_url(subscriber),
-        "archive_url": f"{settings.SITE_URL}/editions/",
-        "confirm_days": settings.SUBSCRIBE_CONFIRM_MAX_AGE_DAYS,
-    }
-    # Only subscribed mail carries List-Unsubscribe: a confirmation is a one-off the person asked for.
-    headers = links.list_unsubscribe_headers(subscriber) if kind != "confirmation" else {}
-    message = build_message(
-        rendered=render_email(kind, context),
-        to=subscriber.email,
-        headers=headers,
-        tags=["transactional", kind],
-        metadata={"subscriber_id": subscriber.pk, "kind": kind},
-        connection=connection,
-    )
-    message.send()
-    status = message.anymail_status
-    return status.message_id if status else None

@@ -89,9 +89,21 @@ def test_permanent_errors_are_not_retried(flaky, error):
     assert flaky.errors == [] and flaky.delivered == []
 
 
-def test_refused_address_is_suppressed(flaky):
+@pytest.mark.parametrize(
+    "error",
+    [
+        AnymailRecipientsRefused("invalid recipient"),
+        # The same reading as an edition send: a 4xx about the address is the address's fault.
+        AnymailAPIError(
+            "Illegal address",
+            response={"Error": {"Code": "BadRequestException"}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+        ),
+    ],
+    ids=["refused", "illegal-address"],
+)
+def test_refused_address_is_suppressed(flaky, error):
     subscriber = make_subscriber(status=Subscriber.Status.PENDING)
-    flaky.errors = [AnymailRecipientsRefused("invalid recipient")]
+    flaky.errors = [error]
     transactional.send_confirmation.apply(args=[subscriber.pk], throw=True)
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.BOUNCED
@@ -108,11 +120,12 @@ def test_retries_stop_after_the_maximum(flaky, monkeypatch):
     assert flaky.delivered == []
 
 
-def test_backoff_grows_exponentially_with_jitter_and_a_cap():
+def test_backoff_grows_exponentially_with_full_jitter_and_a_cap():
     for retries in range(12):
         ceiling = min(transactional.BACKOFF_CAP_SECONDS, transactional.BACKOFF_BASE_SECONDS * 2**retries)
-        samples = {transactional.backoff_seconds(retries) for _ in range(20)}
-        assert all(ceiling / 2 <= s <= ceiling for s in samples)
+        samples = {transactional.backoff_seconds(retries) for _ in range(200)}
+        assert all(0 <= s <= ceiling for s in samples)
+        assert min(samples) < ceiling / 4  # full jitter: anywhere from zero, not only the upper half
         assert len(samples) > 1  # jittered, so a burst of failures does not retry in lock-step
 
 
