@@ -1,9 +1,11 @@
 """Signed tokens for the links in subscriber emails: one salt per purpose, bound to the subscriber's token key.
 
 A token carries ``<subscriber id>.<token_key>`` signed with ``TimestampSigner``. The salt differs per purpose, so a
-preferences token never opens the unsubscribe or confirm pages. Because ``token_key`` is part of the signed value and
-is checked against the row, rotating it (or deleting the subscriber) invalidates every link ever sent. Signing costs
-one HMAC and no query, which matters because the sender makes these for every recipient of every edition.
+preferences token never opens the unsubscribe or confirm pages. ``token_key`` is random per subscriber row and is
+checked against the row, so a link opens only the row it was made for: erasing a subscriber deletes the row (every
+link ever sent stops working), and should the id ever name someone else (ids handed out again after a database is
+restored from an older backup), the old link's key does not match theirs. Signing costs one HMAC and no query, which
+matters because the sender makes these for every recipient of every edition.
 """
 
 from __future__ import annotations

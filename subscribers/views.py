@@ -32,14 +32,15 @@ def _private(response: HttpResponse) -> HttpResponse:
 def _subscriber_for(token: str, purpose: Purpose, *, max_age: timedelta | None = None) -> Subscriber | None:
     """The subscriber a genuine token names, ``None`` if it was genuine but they have since been erased.
 
-    Raises ``TokenError`` for forged, tampered, expired or rotated tokens.
+    Raises ``TokenError`` for forged, tampered or expired tokens, and for a token made for another subscriber
+    under the same id (its key does not match).
     """
     claim = read_token(token, purpose=purpose, max_age=max_age)
     subscriber = Subscriber.objects.filter(pk=claim.subscriber_id).first()
     if subscriber is None:
         return None
     if not claim_matches(claim, token_key=subscriber.token_key):
-        raise TokenError("rotated token")
+        raise TokenError("token key does not match the subscriber")
     return subscriber
 
 
@@ -94,7 +95,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     except TokenError as exc:
         context = {**_landing_context(), "expired": exc.expired}
         return _private(render(request, "subscribers/confirm_invalid.html", context, status=400))
-    if subscriber is None or subscriber.status not in (Subscriber.Status.PENDING, Subscriber.Status.ACTIVE):
+    if subscriber is None or subscriber.status not in Subscriber.ON_THE_LIST:
         # Erased, unsubscribed since, or bounced: this link cannot bring them back; signing up again can.
         context = {**_landing_context(), "expired": False}
         return _private(render(request, "subscribers/confirm_invalid.html", context, status=400))

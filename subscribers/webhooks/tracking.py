@@ -16,31 +16,26 @@ import json
 import logging
 from typing import Any
 
-from anymail.signals import AnymailTrackingEvent, tracking
+from anymail.signals import AnymailTrackingEvent, EventType, tracking
 from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 
-from subscribers.models import Delivery, TrackingEvent
+from subscribers.models import Delivery, Suppression, TrackingEvent
 from subscribers.services import subscriber_suppress, subscriber_unsubscribe, subscribers_with_email
 
 logger = logging.getLogger(__name__)
 
 Status = Delivery.Status
-# Higher wins. Rows not yet recorded as sent (a webhook racing the chunk's write) are left to the chunk.
-RANK = {
-    Status.SENT: 1,
-    Status.DELIVERED: 2,
-    Status.OPENED: 3,
-    Status.CLICKED: 4,
-    Status.BOUNCED: 5,
-    Status.COMPLAINED: 6,
-}
+# Higher wins: a delivery moves forward through ``Delivery.ACCEPTED`` only. Rows not yet recorded as sent (a webhook
+# racing the chunk's write) are left to the chunk.
+RANK = {status: rank for rank, status in enumerate(Delivery.ACCEPTED, start=1)}
+# Anymail's normalised event types (not our statuses) -> the status each one moves a delivery to.
 EVENT_STATUS = {
-    "delivered": Status.DELIVERED,
-    "opened": Status.OPENED,
-    "clicked": Status.CLICKED,
-    "bounced": Status.BOUNCED,
-    "complained": Status.COMPLAINED,
+    EventType.DELIVERED: Status.DELIVERED,
+    EventType.OPENED: Status.OPENED,
+    EventType.CLICKED: Status.CLICKED,
+    EventType.BOUNCED: Status.BOUNCED,
+    EventType.COMPLAINED: Status.COMPLAINED,
 }
 
 
@@ -68,7 +63,7 @@ def _payload(event: AnymailTrackingEvent) -> dict[str, Any]:
 def _soft_bounce(event: AnymailTrackingEvent) -> bool:
     """Anymail reports SES's transient bounces (mailbox full, greylisting) as "bounced" too; they are not final."""
     esp_event = event.esp_event if isinstance(event.esp_event, dict) else {}
-    return event.event_type == "bounced" and esp_event.get("bounce", {}).get("bounceType") == "Transient"
+    return event.event_type == EventType.BOUNCED and esp_event.get("bounce", {}).get("bounceType") == "Transient"
 
 
 def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> bool:
@@ -93,11 +88,11 @@ def tracking_event_record(*, event: AnymailTrackingEvent, esp_name: str) -> bool
             lower = [s for s, rank in RANK.items() if rank < RANK[status]]
             Delivery.objects.filter(esp_message_id=str(event.message_id), status__in=lower).update(status=status)
         if event.recipient:
-            if event.event_type == "bounced":
-                subscriber_suppress(email=event.recipient, reason="bounced")
-            elif event.event_type == "complained":
-                subscriber_suppress(email=event.recipient, reason="complained")
-            elif event.event_type == "unsubscribed":
+            if event.event_type == EventType.BOUNCED:
+                subscriber_suppress(email=event.recipient, reason=Suppression.Reason.BOUNCED)
+            elif event.event_type == EventType.COMPLAINED:
+                subscriber_suppress(email=event.recipient, reason=Suppression.Reason.COMPLAINED)
+            elif event.event_type == EventType.UNSUBSCRIBED:
                 for subscriber in subscribers_with_email(event.recipient):
                     subscriber_unsubscribe(subscriber=subscriber, via="esp")
     return True
