@@ -3,15 +3,19 @@
 Why it exists is in the package docstring. Each message's record is written before the message goes to the ESP and
 is stored when the write returns, so the journal is never behind the ESP by more than the message in flight.
 
-It lives in Redis when ``REDIS_URL`` is set, through redis-py's client (plain commands, and a pipeline when two
-keys are written at once: one round trip), under keys of its own that no cache prefix or eviction of the Django
-cache touches, so the sweep in one process reads what a chunk in another wrote. Without Redis (the embedded setup,
-one machine) it goes through the Django cache, which is the file cache shared by the local processes.
+A claim's journal is a handful of fields: ``inflight`` (the delivery being handed to the ESP, or 0 between
+messages, and when it was written: the heartbeat) and ``sent:<delivery id>`` (the ESP's message id of each send).
+With ``REDIS_URL`` set they are one Redis hash per claim, written through redis-py's client: a message's record is
+one ``HSET`` of two fields, one round trip, atomic; the hash's time to live is set with the journal's first write.
+It lives under a key of its own that no cache prefix or eviction of the Django cache touches, so the sweep in one
+process reads what a chunk in another wrote. Without Redis (the embedded setup, one machine) each field is a key of
+the Django cache, the file cache shared by the local processes.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -22,61 +26,91 @@ from django.core.cache import cache
 
 # Journal entries outlive any sweep interval by far; they are deleted once a chunk is recorded.
 JOURNAL_TTL_SECONDS = 2 * 24 * 3600
+INFLIGHT = "inflight"
 
 
 class JournalStore(Protocol):
-    """Where journal entries are kept: a write either stores every value or raises."""
+    """Where a claim's journal fields are kept. ``write`` returns once every field is stored, or raises."""
 
-    def write(self, values: Mapping[str, str]) -> None: ...
+    def write(self, token: str, fields: Mapping[str, str], *, first: bool) -> None: ...
 
-    def read(self, keys: Sequence[str]) -> list[str | None]: ...
+    def read(self, token: str, names: Sequence[str]) -> list[str | None]: ...
 
-    def delete(self, keys: Sequence[str]) -> None: ...
+    def delete(self, token: str, names: Sequence[str]) -> None: ...
 
 
 class RedisStore:
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
+    """One hash per claim, through redis-py's client."""
 
-    def write(self, values: Mapping[str, str]) -> None:
-        if len(values) == 1:
-            [(key, value)] = values.items()
-            self.client.set(key, value, ex=JOURNAL_TTL_SECONDS)
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @property
+    def client(self) -> redis.Redis:
+        # Made on first use, so a Redis that cannot be reached fails the write (the chunk then waits), not the setup.
+        return _redis_client(self.url, os.getpid())
+
+    @staticmethod
+    def key(token: str) -> str:
+        return f"sendjournal:{token}"
+
+    def write(self, token: str, fields: Mapping[str, str], *, first: bool) -> None:
+        # A hash Redis lost (a restart) and a later write made again has no time to live; the chunk deletes it when
+        # it has recorded its rows, or the sweep when it settles the claim.
+        if not first:
+            self.client.hset(self.key(token), mapping=dict(fields))
             return
         pipe = self.client.pipeline(transaction=False)
-        for key, value in values.items():
-            pipe.set(key, value, ex=JOURNAL_TTL_SECONDS)
+        pipe.hset(self.key(token), mapping=dict(fields))
+        pipe.expire(self.key(token), JOURNAL_TTL_SECONDS)
         pipe.execute()  # raises the first error Redis answered (a read-only replica, out of memory)
 
-    def read(self, keys: Sequence[str]) -> list[str | None]:
-        return list(self.client.mget(list(keys)))
+    def read(self, token: str, names: Sequence[str]) -> list[str | None]:
+        return list(self.client.hmget(self.key(token), list(names)))
 
-    def delete(self, keys: Sequence[str]) -> None:
-        self.client.delete(*keys)
+    def delete(self, token: str, names: Sequence[str]) -> None:
+        self.client.delete(self.key(token))
 
 
 class CacheStore:
-    def write(self, values: Mapping[str, str]) -> None:
-        failed = cache.set_many(dict(values), timeout=JOURNAL_TTL_SECONDS)
+    """A cache key per field (the Django cache has no hashes)."""
+
+    @staticmethod
+    def key(token: str, name: str) -> str:
+        return f"sendjournal:{token}:{name}"
+
+    def write(self, token: str, fields: Mapping[str, str], *, first: bool) -> None:
+        failed = cache.set_many({self.key(token, name): value for name, value in fields.items()}, JOURNAL_TTL_SECONDS)
         if failed:
             raise ConnectionError(f"the send journal could not store {failed}")
 
-    def read(self, keys: Sequence[str]) -> list[str | None]:
-        found = cache.get_many(list(keys))
-        return [None if found.get(key) is None else str(found[key]) for key in keys]
+    def read(self, token: str, names: Sequence[str]) -> list[str | None]:
+        found = cache.get_many([self.key(token, name) for name in names])
+        return [None if (value := found.get(self.key(token, name))) is None else str(value) for name in names]
 
-    def delete(self, keys: Sequence[str]) -> None:
-        cache.delete_many(list(keys))
+    def delete(self, token: str, names: Sequence[str]) -> None:
+        cache.delete_many([self.key(token, name) for name in names])
 
 
 @functools.cache
-def _redis_client(url: str) -> redis.Redis:
-    # Short timeouts: a chunk that cannot write its journal stops before the ESP, and is retried later.
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, decode_responses=True)
+def _redis_client(url: str, pid: int) -> redis.Redis:
+    """One client per process (``pid``: a forked worker makes its own), holding one connection of its own.
+
+    ``single_connection_client`` spares each write a checkout from the connection pool and its return: the journal
+    writes once per message, and that bookkeeping cost as much as a third of the round trip. Short timeouts: a
+    chunk that cannot write its journal stops before the ESP, and is retried later.
+    """
+    return redis.Redis.from_url(
+        url, socket_timeout=5, socket_connect_timeout=5, decode_responses=True, single_connection_client=True
+    )
 
 
 def journal_store() -> JournalStore:
-    return RedisStore(_redis_client(settings.REDIS_URL)) if settings.REDIS_URL else CacheStore()
+    return RedisStore(settings.REDIS_URL) if settings.REDIS_URL else CacheStore()
+
+
+def _sent(delivery_id: int) -> str:
+    return f"sent:{delivery_id}"
 
 
 class SendJournal:
@@ -84,25 +118,23 @@ class SendJournal:
 
     def __init__(self, token: str, *, store: JournalStore | None = None) -> None:
         self.token = token
-        self.inflight_key = f"sendjournal:{token}:inflight"
         self.store = store or journal_store()
-
-    def sent_key(self, delivery_id: int) -> str:
-        return f"sendjournal:{self.token}:sent:{delivery_id}"
+        self._written = False
 
     def mark(self, *, inflight: int | None, sent: tuple[int, str] | None = None, at: float | None = None) -> None:
         """Record the previous send and the one about to start, in one round trip; doubles as the heartbeat.
 
         Returns once both are stored, and raises if they were not: then the message must not go out.
         """
-        values = {self.inflight_key: f"{inflight or 0}:{time.time() if at is None else at}"}
+        fields = {INFLIGHT: f"{inflight or 0}:{time.time() if at is None else at}"}
         if sent is not None:
-            values[self.sent_key(sent[0])] = sent[1]
-        self.store.write(values)
+            fields[_sent(sent[0])] = sent[1]
+        self.store.write(self.token, fields, first=not self._written)
+        self._written = True
 
     def inflight(self) -> tuple[int | None, float] | None:
         """(the delivery in flight or None between messages, when the journal was last written), or None if gone."""
-        [value] = self.store.read([self.inflight_key])
+        [value] = self.store.read(self.token, [INFLIGHT])
         if not value:
             return None
         delivery_id, _, stamp = value.partition(":")
@@ -112,8 +144,8 @@ class SendJournal:
         """The ESP message id recorded for each of ``delivery_ids`` that was sent."""
         if not delivery_ids:
             return {}
-        values = self.store.read([self.sent_key(pk) for pk in delivery_ids])
+        values = self.store.read(self.token, [_sent(pk) for pk in delivery_ids])
         return {pk: value for pk, value in zip(delivery_ids, values, strict=True) if value is not None}
 
     def clear(self, delivery_ids: Sequence[int]) -> None:
-        self.store.delete([self.inflight_key, *(self.sent_key(pk) for pk in delivery_ids)])
+        self.store.delete(self.token, [INFLIGHT, *(_sent(pk) for pk in delivery_ids)])
