@@ -89,7 +89,8 @@ class FeedbackClaim:
 
 
 def _reader_key(subscriber_id: int, token_key: str) -> bytes:
-    # The token key is part of the MAC key rather than of the token: rotating it (erasure) kills every link.
+    # The token key is part of the MAC key rather than of the token: a link only verifies against the row it was made
+    # for (erasure deletes the row; an id handed out again has another key).
     return salted_hmac(FEEDBACK_SALT, f"{subscriber_id}.{token_key}", algorithm="sha256").digest()
 
 

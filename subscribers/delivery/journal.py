@@ -58,18 +58,24 @@ class RedisStore:
         # A hash Redis lost (a restart) and a later write made again has no time to live; the chunk deletes it when
         # it has recorded its rows, or the sweep when it settles the claim.
         if not first:
-            self.client.hset(self.key(token), mapping=dict(fields))
+            self.client.hset(self.key(token), items=_flat(fields))
             return
         pipe = self.client.pipeline(transaction=False)
-        pipe.hset(self.key(token), mapping=dict(fields))
+        pipe.hset(self.key(token), items=_flat(fields))
         pipe.expire(self.key(token), JOURNAL_TTL_SECONDS)
         pipe.execute()  # raises the first error Redis answered (a read-only replica, out of memory)
 
     def read(self, token: str, names: Sequence[str]) -> list[str | None]:
-        return list(self.client.hmget(self.key(token), list(names)))
+        values = self.client.hmget(self.key(token), list(names))
+        return [value.decode() if isinstance(value, bytes) else value for value in values]
 
     def delete(self, token: str, names: Sequence[str]) -> None:
         self.client.delete(self.key(token))
+
+
+def _flat(fields: Mapping[str, str]) -> list[str]:
+    """``HSET key f1 v1 f2 v2``'s arguments after the key."""
+    return [part for pair in fields.items() for part in pair]
 
 
 class CacheStore:

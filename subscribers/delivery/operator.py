@@ -62,7 +62,7 @@ def edition_send_now(
     *,
     edition: Edition,
     now: datetime,
-    on_chunk: Callable[[ChunkResult, int], None] | None = None,
+    on_chunk: Callable[[ChunkResult, int], object] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ChunkResult:
     """Send ``edition`` in this process, chunk after chunk over one connection each, retrying throttled chunks."""

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 # How far back the tick looks for the newest edition: yesterday's daily is what subscribers east of UTC get at
 # their morning, last week's weekly serves the whole week; anything older is never sent by the schedule.
-LOOKBACK_DAYS = {Frequency.DAILY: 1, Frequency.WEEKLY: 6}
+LOOKBACK_DAYS: dict[str, int] = {Frequency.DAILY: 1, Frequency.WEEKLY: 6}
 
 
 def _zone(name: str) -> ZoneInfo:

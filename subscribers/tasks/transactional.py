@@ -40,7 +40,7 @@ def _send(task: Task, subscriber_id: int, kind: str) -> str | None:
             return None
         if not transactional_retries(outcome):
             raise
-        if task.request.retries >= task.max_retries:
+        if task.max_retries is not None and task.request.retries >= task.max_retries:
             logger.error("giving up on %s for subscriber %s after %s tries", kind, subscriber_id, task.request.retries)
             raise
         countdown = backoff_seconds(task.request.retries)
