@@ -20,6 +20,6 @@ One module per concern; the imports point one way, from the callers down:
 
     operator (an operator's send) -> schedule (the beat tick) -> fanout -> queries
     sweep -> journal, fanout, chunk
-    chunk (claim, send, record one chunk) -> journal, ratelimit, body, esp_errors, queries
+    chunk (claim, send, record one chunk) -> journal, ratelimit, body, esp_errors, queries, dbretry
     trial ("send a test to me": the real message to one address, no Delivery)
 """

@@ -24,6 +24,7 @@ from digest.edition_states import STOPPED
 from digest.models import Edition
 from digest.rendering import EditionBody
 from subscribers.delivery.body import body_for
+from subscribers.delivery.dbretry import with_db_retry
 from subscribers.delivery.esp_errors import Outcome, classify
 from subscribers.delivery.journal import SendJournal
 from subscribers.delivery.queries import claimable_statuses
@@ -96,7 +97,7 @@ def chunk_send(*, edition_id: int, subscriber_ids: Sequence[int], connection: An
     the journal was unreachable), which only sends what is still unsent.
     """
     result = ChunkResult()
-    edition = Edition.objects.filter(pk=edition_id).first()
+    edition = with_db_retry(lambda: Edition.objects.filter(pk=edition_id).first(), what="reading the edition")
     if edition is None or edition.status in STOPPED:
         logger.info("edition %s is gone, held or cancelled: chunk not sent", edition_id)
         return result
@@ -110,12 +111,15 @@ def chunk_send(*, edition_id: int, subscriber_ids: Sequence[int], connection: An
         logger.warning("send journal unavailable, chunk of edition %s postponed: %s", edition_id, exc)
         return ChunkResult(retry=True, error=f"send journal unavailable: {exc}")
     now = timezone.now()
-    rows, result.skipped = chunk_claim(edition_id=edition_id, subscriber_ids=subscriber_ids, token=token, now=now)
+    rows, result.skipped = with_db_retry(
+        lambda: chunk_claim(edition_id=edition_id, subscriber_ids=subscriber_ids, token=token, now=now),
+        what="the claim",
+    )
     if rows:
         # "For you" and "Still trending" of every reader of the chunk, in a few queries and one scoring step.
         personal = personal_for_chunk(edition=edition, body=body, readers=[row.subscriber for row in rows])
         _send_claimed(rows=rows, body=body, personal=personal, journal=journal, connection=connection, result=result)
-    edition_finish_if_done(edition_id=edition_id)
+    with_db_retry(lambda: edition_finish_if_done(edition_id=edition_id), what="finishing the edition")
     logger.info(
         "chunk of edition %s: %d sent, %d failed, %d ambiguous, %d skipped, %d released",
         edition_id,
@@ -195,8 +199,12 @@ def _send_claimed(
                     exc,
                     extra=_log_context(delivery, outcome=outcome.value),
                 )
-                tally.add_refused(delivery, outcome, str(exc))
-                if outcome in (Outcome.RETRY, Outcome.IN_DOUBT):
+                if outcome is Outcome.NOT_SENT:
+                    # Not an attempt on this reader: the ESP never saw the request. The chunk waits and comes back.
+                    tally.add_not_sent(delivery, str(exc))
+                else:
+                    tally.add_refused(delivery, outcome, str(exc))
+                if outcome in (Outcome.NOT_SENT, Outcome.RETRY, Outcome.IN_DOUBT):
                     # Back off the whole chunk: the next message would most likely meet the same answer.
                     result.retry, result.error = True, str(exc)[:500]
                     break
@@ -218,7 +226,11 @@ def _send_claimed(
             tally.add_refused(in_flight, Outcome.IN_DOUBT, "interrupted while the ESP call ran")
         if opened:
             connection.close()
-        chunk_record(token=journal.token, tally=tally)
+        # The journal holds the last send too before the rows are written: if the write below never succeeds, the
+        # sweep settles this claim from the journal and no accepted message is read as ambiguous.
+        with contextlib.suppress(Exception):
+            journal.mark(inflight=None if in_flight is None else in_flight.pk, sent=previous)
+        with_db_retry(lambda: chunk_record(token=journal.token, tally=tally), what="recording the chunk")
         # Only once the rows hold the outcome; a leftover journal would merely expire.
         with contextlib.suppress(Exception):
             journal.clear([row.pk for row in rows])

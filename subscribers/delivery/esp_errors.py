@@ -25,7 +25,10 @@ EDITION_BACKOFF_CAP_SECONDS = 600
 
 
 class Outcome(StrEnum):
-    RETRY = "retry"  # not accepted, worth trying later (429, 5xx, throttled, could not connect)
+    # Nothing reached the ESP (could not connect, name lookup failed): says nothing about the reader, so it is not an
+    # attempt on them; the whole chunk waits and tries again, however long the ESP is away.
+    NOT_SENT = "not_sent"
+    RETRY = "retry"  # the ESP answered "not now" (429, 5xx, throttled): an attempt, worth trying later
     IN_DOUBT = "in_doubt"  # the request left and no answer came back: the ESP may have accepted it
     REJECTED = "rejected"  # refused for good (content, policy, credentials); the address itself may be fine
     INVALID = "invalid"  # refused for good because of the address: suppress it
@@ -95,7 +98,7 @@ def classify(exc: BaseException) -> Outcome:
         return Outcome.INVALID if "address" in text or "@domain" in text else Outcome.REJECTED
     causes = list(_causes(exc))
     if any(type(cause).__name__ in _NOT_CONNECTED for cause in causes):
-        return Outcome.RETRY
+        return Outcome.NOT_SENT
     # An API error with no HTTP answer is a request that left and got none back, whatever its cause says.
     if isinstance(exc, AnymailAPIError) or any(_is_network_error(cause) for cause in causes):
         return Outcome.IN_DOUBT
@@ -104,7 +107,7 @@ def classify(exc: BaseException) -> Outcome:
 
 def transactional_retries(outcome: Outcome) -> bool:
     """Transactional mail is tried again when it was not accepted, and when nobody knows (see the module)."""
-    return outcome in (Outcome.RETRY, Outcome.IN_DOUBT)
+    return outcome in (Outcome.NOT_SENT, Outcome.RETRY, Outcome.IN_DOUBT)
 
 
 def backoff(retries: int, *, base: float, cap: float) -> float:

@@ -16,7 +16,8 @@ from subscribers.models import Delivery, Suppression
 from subscribers.services import subscriber_suppress
 
 Status = Delivery.Status
-# A delivery the ESP keeps refusing with transient errors is given up after this many attempts.
+# A delivery the ESP keeps answering "not now" (429, 5xx) is given up after this many attempts. An ESP that could
+# not be reached at all is no attempt (``Tally.add_not_sent``): it says nothing about the reader.
 MAX_ATTEMPTS = 10
 
 
@@ -27,6 +28,7 @@ class Tally:
     sent: list[Delivery] = field(default_factory=list)
     settled: list[Delivery] = field(default_factory=list)  # failed, ambiguous, or back to queued after an attempt
     invalid_emails: list[str] = field(default_factory=list)
+    not_sent: list[Delivery] = field(default_factory=list)  # the ESP was not reached: back to queued, no attempt
 
     def add_sent(self, delivery: Delivery, *, esp_message_id: str | None) -> None:
         delivery.status = Status.SENT
@@ -51,6 +53,12 @@ class Tally:
         self.settled.append(delivery)
         if outcome is Outcome.INVALID:
             self.invalid_emails.append(delivery.subscriber.email)
+
+    def add_not_sent(self, delivery: Delivery, error: str) -> None:
+        """Nothing reached the ESP: the row goes back to the queue as it was, with the error for the operator."""
+        delivery.status = Status.QUEUED
+        delivery.last_error = error[:2000]
+        self.not_sent.append(delivery)
 
     def count(self, status: str) -> int:
         return sum(1 for row in self.settled if row.status == status)
@@ -87,6 +95,8 @@ def chunk_record(*, token: str, tally: Tally) -> None:
         mine.bulk_update(tally.sent, ["status", "esp_message_id", "sent_at", "attempts", "last_error"])
     if tally.settled:
         mine.bulk_update(tally.settled, ["status", "attempts", "last_error", "ambiguous_at"])
+    if tally.not_sent:
+        mine.bulk_update(tally.not_sent, ["status", "last_error"])
     # Whatever is still "sending" under this token was never handed to the ESP.
     mine.update(status=Status.QUEUED)
 

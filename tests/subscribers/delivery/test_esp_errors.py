@@ -42,9 +42,9 @@ def raised_from(cause: BaseException, error: AnymailAPIError) -> AnymailAPIError
         (ses_error(400, "Throttling", "Maximum sending rate exceeded"), Outcome.RETRY),
         (ses_error(500, "InternalFailure"), Outcome.RETRY),
         (http_error(503, "Service Unavailable"), Outcome.RETRY),
-        (not_connected(), Outcome.RETRY),
-        (raised_from(requests.ConnectTimeout("connect timed out"), AnymailAPIError("post")), Outcome.RETRY),
-        (smtplib.SMTPConnectError(421, "try later"), Outcome.RETRY),
+        (not_connected(), Outcome.NOT_SENT),
+        (raised_from(requests.ConnectTimeout("connect timed out"), AnymailAPIError("post")), Outcome.NOT_SENT),
+        (smtplib.SMTPConnectError(421, "try later"), Outcome.NOT_SENT),
         (read_timeout(), Outcome.IN_DOUBT),
         (raised_from(requests.ReadTimeout("read timed out"), AnymailAPIError("post")), Outcome.IN_DOUBT),
         (AnymailAPIError("no answer and no cause"), Outcome.IN_DOUBT),
@@ -65,7 +65,11 @@ def test_every_error_has_one_meaning(error: BaseException, outcome: Outcome) -> 
 
 def test_in_doubt_is_retried_for_transactional_mail_only() -> None:
     # The edition side turns IN_DOUBT into an ambiguous delivery (see test_chunk); transactional mail retries it.
-    assert [outcome for outcome in Outcome if transactional_retries(outcome)] == [Outcome.RETRY, Outcome.IN_DOUBT]
+    assert [outcome for outcome in Outcome if transactional_retries(outcome)] == [
+        Outcome.NOT_SENT,
+        Outcome.RETRY,
+        Outcome.IN_DOUBT,
+    ]
 
 
 def test_backoff_is_full_jitter_under_an_exponential_ceiling() -> None:

@@ -1,0 +1,148 @@
+"""A chunk meeting faults outside it: an ESP it cannot reach, a database that drops its connection mid-chunk."""
+
+from __future__ import annotations
+
+import socket
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.db import InterfaceError, OperationalError, connection
+
+from digest.models import Edition
+from subscribers.delivery import dbretry
+from subscribers.delivery.chunk import chunk_send
+from subscribers.delivery.dbretry import with_db_retry
+from subscribers.delivery.record import MAX_ATTEMPTS
+from subscribers.delivery.sweep import settle_dead_claims
+from subscribers.models import Delivery
+from tests.subscribers.delivery.helpers import fan_out, sent_to
+from tests.subscribers.factories import make_subscriber
+
+Status = Delivery.Status
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses every connection: bound (so nobody else takes it) and never listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def test_an_esp_that_cannot_be_reached_never_costs_a_reader_an_attempt(
+    edition: Edition, settings, closed_port: int
+) -> None:
+    # The real Amazon SES backend, pointed at a port that refuses: botocore's EndpointConnectionError, as in an outage.
+    settings.EMAIL_BACKEND = "anymail.backends.amazon_ses.EmailBackend"
+    settings.ANYMAIL = {
+        "AMAZON_SES_CLIENT_PARAMS": {
+            "endpoint_url": f"http://127.0.0.1:{closed_port}",
+            "region_name": "us-east-1",
+            "aws_access_key_id": "test",
+            "aws_secret_access_key": "test",
+            "config": {"connect_timeout": 1, "read_timeout": 1, "retries": {"total_max_attempts": 1}},
+        }
+    }
+    subscribers = [make_subscriber() for _ in range(3)]
+    ids = fan_out(edition, subscribers)
+
+    for _ in range(3 * MAX_ATTEMPTS):
+        result = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+        assert (result.retry, result.sent, result.failed, result.ambiguous, result.released) == (True, 0, 0, 0, 3)
+
+    rows = list(Delivery.objects.filter(edition=edition))
+    assert {row.status for row in rows} == {Status.QUEUED}
+    assert {row.attempts for row in rows} == {0}
+    assert "connect" in rows[0].last_error.lower()
+    edition.refresh_from_db()
+    assert edition.status != Edition.Status.SENT
+
+    # The ESP is back: everyone gets it once, on their first attempt, and only now is the edition sent.
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    assert chunk_send(edition_id=edition.pk, subscriber_ids=ids).sent == 3
+    assert {(row.status, row.attempts) for row in Delivery.objects.filter(edition=edition)} == {(Status.SENT, 1)}
+    assert sent_to() == Counter({s.email: 1 for s in subscribers})
+    edition.refresh_from_db()
+    assert edition.status == Edition.Status.SENT and edition.recipient_count == 3
+
+
+class FailRecord:
+    """An execute wrapper (Django's hook at the edge of the driver) that breaks the chunk's final write: it closes
+    the real connection under Django, as a database restart does, and raises what the driver then raises."""
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+        self.failed = 0
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        is_record = sql.lstrip().upper().startswith("UPDATE") and "sent_at" in sql
+        if is_record and self.failed < self.times:
+            self.failed += 1
+            context["connection"].connection.close()
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_write_that_fails_once_is_retried_on_a_new_connection(edition: Edition) -> None:
+    subscribers = [make_subscriber() for _ in range(3)]
+    ids = fan_out(edition, subscribers)
+    broken = FailRecord(times=1)
+
+    with connection.execute_wrapper(broken):
+        result = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+
+    assert broken.failed == 1
+    assert (result.sent, result.ambiguous, result.retry) == (3, 0, False)
+    rows = Delivery.objects.filter(edition=edition)
+    assert {(row.status, row.attempts) for row in rows} == {(Status.SENT, 1)}
+    assert all(row.esp_message_id for row in rows)
+    assert sent_to() == Counter({s.email: 1 for s in subscribers})
+    edition.refresh_from_db()
+    assert edition.status == Edition.Status.SENT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_write_that_never_succeeds_leaves_the_sweep_every_send_nothing_ambiguous(
+    edition: Edition, settings, monkeypatch
+) -> None:
+    monkeypatch.setattr(dbretry, "DB_RETRY_SECONDS", 0.5)
+    settings.NEWSLETTER_STALL_SECONDS = 0  # the sweep may settle the claim at once
+    subscribers = [make_subscriber() for _ in range(3)]
+    ids = fan_out(edition, subscribers)
+    broken = FailRecord(times=1000)
+
+    with connection.execute_wrapper(broken), pytest.raises(OperationalError):
+        chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+    assert broken.failed >= 2  # retried before giving up
+    assert {row.status for row in Delivery.objects.filter(edition=edition)} == {Status.SENDING}
+
+    claimed_at = max(Delivery.objects.values_list("claimed_at", flat=True))
+    settled = settle_dead_claims(now=claimed_at, claimed_before=claimed_at + timedelta(seconds=1))
+
+    # The last message of the chunk is in the journal too: all three are sent, none is ambiguous or sent again.
+    assert (settled.settled_sent, settled.ambiguous) == (3, 0)
+    rows = Delivery.objects.filter(edition=edition)
+    assert {(row.status, row.attempts) for row in rows} == {(Status.SENT, 1)}
+    assert len(mail.outbox) == 3
+
+
+def test_the_retry_backs_off_and_gives_up_at_its_deadline() -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    def down() -> None:
+        raise InterfaceError("connection already closed")
+
+    with pytest.raises(InterfaceError):
+        with_db_retry(down, what="a test", deadline_seconds=10, sleep=sleep, clock=lambda: now[0])
+    assert waits == [0.2, 0.4, 0.8, 1.6, 3.2]  # doubling, and never past the deadline
+    assert sum(waits) <= 10
