@@ -192,7 +192,7 @@ def _send_claimed(
                 in_flight = None
                 outcome = classify(exc)
                 logger.warning(
-                    "ESP refused edition %s to subscriber %s (%s): %s",
+                    "ESP did not take edition %s to subscriber %s (%s): %s",
                     delivery.edition_id,
                     delivery.subscriber_id,
                     outcome.value,

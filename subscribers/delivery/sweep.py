@@ -87,6 +87,14 @@ def settle_dead_claims(
     return result
 
 
+def chunk_hand_to_sweep(*, edition_id: int, subscriber_ids: list[int]) -> int:
+    """Mark the chunk's waiting rows as held by no task, so the next sweep enqueues them at once (its retry could not
+    be published); returns how many."""
+    return Delivery.objects.filter(
+        edition_id=edition_id, subscriber_id__in=subscriber_ids, status__in=claimable_statuses()
+    ).update(enqueued_at=None)
+
+
 def deliveries_sweep(*, now: datetime, edition_id: int | None = None) -> SweepResult:
     """Settle claims whose worker died, and hand back the rows whose task seems lost, as batches to enqueue."""
     result = SweepResult()

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from functools import partial
 
 from celery import Task, shared_task
+from celery.exceptions import Reject
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +21,7 @@ from subscribers.delivery import schedule
 from subscribers.delivery.chunk import chunk_send
 from subscribers.delivery.esp_errors import edition_backoff
 from subscribers.delivery.fanout import Batch
-from subscribers.delivery.sweep import deliveries_sweep
+from subscribers.delivery.sweep import chunk_hand_to_sweep, deliveries_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -64,5 +65,16 @@ def send_chunk(self: Task, edition_id: int, subscriber_ids: list[int]) -> dict[s
         else:
             countdown = edition_backoff(retries)
             logger.warning("chunk of edition %s retried in %.1fs: %s", edition_id, countdown, result.error)
-            raise self.retry(countdown=countdown)
+            try:
+                raise self.retry(countdown=countdown)
+            except Reject as exc:
+                # Celery could not publish the retry (the broker is down) and would drop the task: the rows are
+                # marked as having no task, so the next sweep enqueues them instead of waiting out the stall time.
+                handed = chunk_hand_to_sweep(edition_id=edition_id, subscriber_ids=subscriber_ids)
+                logger.warning(
+                    "chunk of edition %s: retry not published (%s), %d rows left for the next sweep",
+                    edition_id,
+                    exc.reason,
+                    handed,
+                )
     return asdict(result)

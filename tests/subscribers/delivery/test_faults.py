@@ -9,17 +9,20 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery.canvas import Signature
 from django.core import mail
 from django.db import InterfaceError, OperationalError, connection
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from digest.models import Edition
 from subscribers.delivery import dbretry
 from subscribers.delivery.chunk import chunk_send
 from subscribers.delivery.dbretry import with_db_retry
 from subscribers.delivery.record import MAX_ATTEMPTS
-from subscribers.delivery.sweep import settle_dead_claims
+from subscribers.delivery.sweep import deliveries_sweep, settle_dead_claims
 from subscribers.models import Delivery
-from tests.subscribers.delivery.helpers import fan_out, sent_to
+from subscribers.tasks.sending import send_chunk
+from tests.subscribers.delivery.helpers import NOON, fan_out, not_connected, sent_to
 from tests.subscribers.factories import make_subscriber
 
 Status = Delivery.Status
@@ -146,3 +149,30 @@ def test_the_retry_backs_off_and_gives_up_at_its_deadline() -> None:
         with_db_retry(down, what="a test", deadline_seconds=10, sleep=sleep, clock=lambda: now[0])
     assert waits == [0.2, 0.4, 0.8, 1.6, 3.2]  # doubling, and never past the deadline
     assert sum(waits) <= 10
+
+
+def test_a_retry_the_broker_cannot_take_leaves_the_rows_to_the_next_sweep_at_once(
+    edition: Edition, scripted, monkeypatch
+) -> None:
+    subscribers = [make_subscriber() for _ in range(2)]
+    ids = fan_out(edition, subscribers)
+    scripted[subscribers[0].email] = [not_connected()]
+
+    def broker_down(*args: object, **kwargs: object) -> None:
+        # What kombu raises when the broker refuses the connection; Celery turns it into Reject(requeue=False).
+        raise KombuOperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(Signature, "apply_async", broker_down)
+    # As a worker runs it (not eagerly, not called directly), so the retry really goes to the broker.
+    send_chunk.push_request(id="chunk-task", args=[edition.pk, ids], kwargs={}, called_directly=False)
+    try:
+        result = send_chunk.run(edition.pk, ids)
+    finally:
+        send_chunk.pop_request()
+
+    assert result["retry"] is True
+    rows = Delivery.objects.filter(edition=edition)
+    assert {(row.status, row.enqueued_at) for row in rows} == {(Status.QUEUED, None)}
+    # The next sweep (not one a stall time later) hands the whole chunk back.
+    swept = deliveries_sweep(now=NOON)
+    assert swept.requeued == 2 and [batch.chunks for batch in swept.batches] == [[sorted(ids)]]
