@@ -52,9 +52,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
-# Pending: mypy joins lint once the modules being rewritten (digest/admin/, digest/trending.py, digest/preview.py,
-# subscribers/) type-check; `make typecheck` runs it meanwhile. Then uncomment:
-#	$(BIN)/mypy config digest subscribers
+	$(BIN)/mypy config digest subscribers
 
 # mypy with django-stubs and celery-types, configured in pyproject.toml ([tool.mypy]).
 typecheck: install

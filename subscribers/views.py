@@ -184,7 +184,7 @@ def delete_me(request: HttpRequest, token: str) -> HttpResponse:
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     one_click = request.method == "POST" and request.POST.get(_ONE_CLICK_FIELD) == _ONE_CLICK_VALUE
     if request.method == "POST" and not one_click:
-        rejected = CsrfViewMiddleware(lambda _request: HttpResponse()).process_view(request, None, (), {})
+        rejected = CsrfViewMiddleware(lambda _request: HttpResponse()).process_view(request, unsubscribe, (), {})
         if rejected is not None:
             return rejected
     try:

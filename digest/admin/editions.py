@@ -77,7 +77,7 @@ class EntryInline(admin.TabularInline):
 
 class AddEntryForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         paper = cleaned.get("paper")
         # The (edition, paper) constraint is not checked by the inline form, since "edition" is not one of its
         # fields: check it here so a duplicate is a form error, not a database error.
@@ -108,7 +108,7 @@ class AddEntryInline(admin.TabularInline):
     def get_formset(self, request: HttpRequest, obj: Edition | None = None, **kwargs: Any) -> type[BaseInlineFormSet]:
         formset = super().get_formset(request, obj, **kwargs)
         formset.form.base_fields["position"].required = False
-        formset.adds_entries = True  # tells EditionAdmin.save_formset these rows are new papers
+        formset.adds_entries = True  # type: ignore[attr-defined]  # tells EditionAdmin.save_formset these rows are new papers
         return formset
 
     def has_add_permission(self, request: HttpRequest, obj: Edition | None = None) -> bool:
@@ -177,7 +177,7 @@ class EditionAdmin(admin.ModelAdmin):
 
     @admin.display(description="entries", ordering="n_entries")
     def entry_count(self, obj: Edition) -> int:
-        return obj.n_entries
+        return int(getattr(obj, "n_entries", 0))  # annotated by get_queryset
 
     # --- Saving: entries are renumbered after a curator moved, added or removed some ----------------------
 

@@ -33,7 +33,7 @@ class MultipleFileField(forms.FileField):
 
 class UploadForm(forms.Form):
     # An empty file is not a form error: ingestion stores it as a failed document with its reason, like the command.
-    files = MultipleFileField(
+    files = MultipleFileField(  # type: ignore[assignment]  # django-stubs types Form.files as the request's files
         allow_empty_file=True, help_text="One or more digest pages: text, HTML, daily-papers JSON, RSS or Atom."
     )
     format = forms.ChoiceField(choices=DocumentFormat.choices, initial=DocumentFormat.AUTO)
@@ -95,7 +95,7 @@ class DigestDocumentAdmin(ScaledAdmin):
         "created_at",
         "parsed_at",
     ]
-    readonly_fields = fields
+    readonly_fields = [str(name) for name in fields]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DigestDocument]:
         # Raw pages can be megabytes each; no admin page shows them, so never load them here.

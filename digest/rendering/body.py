@@ -262,7 +262,7 @@ def edition_body(edition: Edition) -> EditionBody:
         "preheader_pad": range(PREHEADER_PAD_LINES),
     }
     html_doc = wrap_long_lines(inline_css(render_to_string("emails/edition/body.html", context)))
-    text_doc = render_to_string("emails/edition/body.txt", context)
+    text_doc: str = render_to_string("emails/edition/body.txt", context)
 
     fragments: dict[str, str] = {"browser": render_to_string("emails/edition/browser.html", context)}
     texts: dict[str, str] = {"browser": f"View in your browser: {context['archive_url']}"}

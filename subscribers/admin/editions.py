@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -29,6 +30,12 @@ from subscribers.reports import delivery_figure_annotations, delivery_figures, d
 admin.site.unregister(Edition)
 
 
+def _staff(request: HttpRequest) -> User:
+    # The admin site only lets signed-in staff this far (admin_view): never an anonymous user.
+    assert isinstance(request.user, User)
+    return request.user
+
+
 @admin.register(Edition)
 class EditionDeliveryAdmin(EditionAdmin):
     list_display = [*EditionAdmin.list_display, "sent", "problems"]
@@ -41,11 +48,11 @@ class EditionDeliveryAdmin(EditionAdmin):
 
     @admin.display(description="sent", ordering="n_sent")
     def sent(self, obj: Edition) -> int:
-        return obj.n_sent
+        return int(getattr(obj, "n_sent", 0))  # annotated by get_queryset
 
     @admin.display(description="problems", ordering="n_problems")
     def problems(self, obj: Edition) -> int:
-        return obj.n_problems
+        return int(getattr(obj, "n_problems", 0))  # annotated by get_queryset
 
     # --- Moves: a test to the curator, and sending now ------------------------------------------------------
 
@@ -68,7 +75,7 @@ class EditionDeliveryAdmin(EditionAdmin):
         ]
 
     def _do_send_test(self, request: HttpRequest, edition: Edition) -> str:
-        address = request.user.email
+        address = _staff(request).email
         if not address:
             raise edition_states.EditionStateError("Your staff account has no email address: add one to get a test.")
         message_id = edition_send_trial(edition=edition, email=address, keywords=self._preview_keywords(request))
@@ -77,7 +84,7 @@ class EditionDeliveryAdmin(EditionAdmin):
     def _do_send_now(self, request: HttpRequest, edition: Edition) -> str:
         if edition.status in edition_states.APPROVABLE:
             # "Send now" on a draft is the curator's approval too; it is logged as part of this move.
-            edition_states.edition_approve(edition=edition, user=request.user)
+            edition_states.edition_approve(edition=edition, user=_staff(request))
         chunks = edition_send_queue(edition=edition)
         return f"Sending started: {chunks} chunk(s) queued"
 
@@ -97,7 +104,7 @@ class EditionDeliveryAdmin(EditionAdmin):
         keywords = self._preview_keywords(request)
         # "Preview as a reader": a subscriber's address shows their "For you" and "Still trending" too.
         reader = request.GET.get("reader", "").strip()[:254]
-        recipient = preview_recipient(email=reader or request.user.email, keywords=keywords)
+        recipient = preview_recipient(email=reader or _staff(request).email, keywords=keywords)
         figures = delivery_figures(edition_ids=[edition.pk])[edition.pk]
         return {
             **super().panel_context(request, edition),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from anymail.signals import EventType
@@ -16,6 +17,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
@@ -43,7 +45,7 @@ class KeywordFilter(admin.SimpleListFilter):
     def has_output(self) -> bool:
         return True
 
-    def choices(self, changelist: Any) -> list[dict[str, Any]]:
+    def choices(self, changelist: Any) -> list[dict[str, Any]]:  # type: ignore[override]
         others = [(k, v) for k, v in changelist.get_filters_params().items() if k != self.parameter_name]
         return [
             {
@@ -109,7 +111,7 @@ class SubscriberAdmin(ScaledAdmin):
         "consent_text",
     ]
     # Status moves only through the services (confirm, unsubscribe, suppress), which keep the timestamps right.
-    readonly_fields = [f for f in fields if f not in ("frequency", "keywords", "time_zone")]
+    readonly_fields = [str(f) for f in fields if f not in ("frequency", "keywords", "time_zone")]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # A hand-typed subscriber would skip double opt-in; staff add people through the CSV import instead.
@@ -151,7 +153,7 @@ class SubscriberAdmin(ScaledAdmin):
         self.message_user(request, f"Confirmation queued for {len(sent)} subscriber(s){note}.", messages.SUCCESS)
 
     @admin.action(description="Export selected subscribers as CSV", permissions=["export"])
-    def export_csv(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> HttpResponse:
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> HttpResponseBase:
         return self._export_response(queryset)
 
     @staticmethod
@@ -176,7 +178,7 @@ class SubscriberAdmin(ScaledAdmin):
         }
         return super().changelist_view(request, extra)
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
         """Everything the changelist shows with its current search and filters, as CSV."""
         if not self.has_export_permission(request):
             raise PermissionDenied
@@ -237,13 +239,15 @@ class SuppressionAdmin(ScaledAdmin):
     search_fields = ["email_hash"]
     form = SuppressionForm
 
-    def get_fields(self, request: HttpRequest, obj: Suppression | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Suppression | None = None) -> Sequence[str]:  # type: ignore[override]
         return ["email", "reason"] if obj is None else ["email_hash", "reason", "created_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Suppression | None = None) -> list[str]:
         return [] if obj is None else ["email_hash", "reason", "created_at"]
 
-    def get_form(self, request: HttpRequest, obj: Suppression | None = None, **kwargs: Any) -> type[forms.ModelForm]:
+    def get_form(  # type: ignore[override]
+        self, request: HttpRequest, obj: Suppression | None = None, **kwargs: Any
+    ) -> type[forms.ModelForm]:
         if obj is not None:
             kwargs["form"] = forms.ModelForm
         return super().get_form(request, obj, **kwargs)
@@ -296,7 +300,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
     # Newest edition first, in the order of the (edition, subscriber) unique index: with millions of rows, only an
     # order an index gives is fast, so the column headers do not re-sort.
     ordering = ["-edition_id", "-subscriber_id"]
-    sortable_by: list[str] = []
+    sortable_by = ()
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Delivery], search_term: str

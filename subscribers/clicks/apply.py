@@ -74,7 +74,7 @@ def _existing(events: Sequence[ClickEvent]) -> list[ClickEvent]:
     return [e for e in events if e.subscriber_id in subscribers and e.edition_id in editions and e.paper_id in papers]
 
 
-def _reasons(events: Sequence[ClickEvent]) -> list[str]:
+def _reasons(events: Sequence[ClickEvent]) -> list[Click.FlagReason]:
     """The bot rule's verdict for each event, from the deliveries' send times (one query)."""
     sends: dict[tuple[int, int], datetime | None] = {
         (subscriber_id, edition_id): sent_at

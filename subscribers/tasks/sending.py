@@ -74,7 +74,7 @@ def send_chunk(self: Task, edition_id: int, subscriber_ids: list[int]) -> dict[s
                 logger.warning(
                     "chunk of edition %s: retry not published (%s), %d rows left for the next sweep",
                     edition_id,
-                    exc.reason,
+                    getattr(exc, "reason", exc),  # celery-types does not declare Reject.reason
                     handed,
                 )
     return asdict(result)
