@@ -26,6 +26,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from config.dates import check_date
 from digest.models import Frequency
 from subscribers.curation import enqueue_confirmations
 from subscribers.models import Subscriber, Suppression
@@ -104,16 +105,24 @@ def _undefuse(value: str) -> str:
 def _parse_consent_at(raw: str, *, now: datetime) -> datetime | None:
     if not raw:
         return None
-    moment = parse_datetime(raw)
+    try:
+        # Both parsers raise ValueError for a well-formed impossible date such as 2025-02-30.
+        moment = parse_datetime(raw)
+        day = parse_date(raw) if moment is None else moment.date()
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValidationError("consent_at is not an ISO 8601 date or date-time.")
     if moment is None:
-        day = parse_date(raw)
-        if day is None:
-            raise ValidationError("consent_at is not an ISO 8601 date or date-time.")
         moment = datetime.combine(day, time.min)
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, timezone.get_current_timezone())
     if moment > now:
         raise ValidationError("consent_at lies in the future.")
+    try:
+        check_date(day)
+    except ValidationError as exc:
+        raise ValidationError(f"consent_at {exc.messages[0]}") from None
     return moment
 
 

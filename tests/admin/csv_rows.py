@@ -15,6 +15,8 @@ BAD_ROWS = [
     ({"time_zone": "Mars/Olympus"}, "time zone"),
     ({"consent_at": "2999-01-01T00:00:00Z"}, "future"),
     ({"consent_at": "yesterday"}, "ISO 8601"),
+    ({"consent_at": "2025-02-30"}, "ISO 8601"),
+    ({"consent_at": "1900-01-01"}, "out of range"),
     ({"email": "dup"}, "appears earlier"),
 ]
 

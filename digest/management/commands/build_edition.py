@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from config.dates import cli_date
 from digest.models import Frequency
 from digest.trending import EditionFrozenError, edition_build
 
@@ -14,7 +14,7 @@ class Command(BaseCommand):
     help = "Build (or rebuild) the edition for a date from the papers seen in its window. Idempotent."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD; default: today (UTC).")
+        parser.add_argument("--date", type=cli_date, help="YYYY-MM-DD; default: today (UTC).")
         parser.add_argument("--frequency", choices=Frequency.values, default=Frequency.DAILY)
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -6,25 +6,17 @@ status is non-zero when any document failed, after all the others were ingested.
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from config.dates import cli_date
 from digest.http import FetchError, fetch_url
 from digest.ingest import IngestResult, IngestStatus, ingest_bytes
 from digest.models import DocumentFormat, Source
-
-
-def _iso_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2025-03-14") from None
 
 
 class Command(BaseCommand):
@@ -34,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("targets", nargs="+", metavar="PATH-or-URL")
         parser.add_argument(
             "--date",
-            type=_iso_date,
+            type=cli_date,
             help="The day a page lists when it does not say; a date heading with no year ('Nov 6') is the latest "
             "such date on or before it (default: today).",
         )

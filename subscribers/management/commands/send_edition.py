@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -9,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from config.dates import cli_date
 from digest.edition_states import STOPPED
 from digest.models import Edition, Frequency
 from subscribers.delivery.operator import edition_send_now, edition_send_plan, edition_send_prepare
@@ -23,7 +23,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD; default: today (UTC).")
+        parser.add_argument("--date", type=cli_date, help="YYYY-MM-DD; default: today (UTC).")
         parser.add_argument("--frequency", choices=Frequency.values, default=Frequency.DAILY)
         parser.add_argument("--dry-run", action="store_true", help="Say who would get it; send nothing.")
         parser.add_argument("--enqueue", action="store_true", help="Fan out to the Celery workers instead.")
