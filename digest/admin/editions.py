@@ -25,6 +25,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 
+from config.admin_base import GuardedModelAdmin
+from config.dates import RangedDateField
 from digest import curation, edition_states
 from digest.models import Edition, EditionEntry, Frequency
 from digest.trending import EditionFrozenError, edition_build
@@ -122,7 +124,7 @@ class AddEntryInline(admin.TabularInline):
 
 
 class BuildForm(forms.Form):
-    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date = RangedDateField(widget=forms.DateInput(attrs={"type": "date"}))
     frequency = forms.ChoiceField(choices=Frequency.choices, initial=Frequency.DAILY)
 
 
@@ -133,7 +135,7 @@ def count_of(model_qs: QuerySet, field_name: str = "edition") -> Coalesce:
 
 
 @admin.register(Edition)
-class EditionAdmin(admin.ModelAdmin):
+class EditionAdmin(GuardedModelAdmin):
     list_display = ["__str__", "status", "subject", "entry_count", "recipient_count"]
     list_filter = ["status", "frequency"]
     list_select_related = ["approved_by"]

@@ -12,6 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from config.admin_base import GuardedModelAdmin
+from config.dates import RangedDateField
 from digest.admin.audit import log_additions, log_changes
 from digest.admin.paging import ScaledAdmin
 from digest.fetch import fetch_source
@@ -37,7 +39,7 @@ class UploadForm(forms.Form):
         allow_empty_file=True, help_text="One or more digest pages: text, HTML, daily-papers JSON, RSS or Atom."
     )
     format = forms.ChoiceField(choices=DocumentFormat.choices, initial=DocumentFormat.AUTO)
-    listed_date = forms.DateField(
+    listed_date = RangedDateField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The day the pages list, when they do not say (and the year of a bare “Mar 14”).",
@@ -53,7 +55,7 @@ def _report(model_admin: admin.ModelAdmin, request: HttpRequest, results: list[I
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(GuardedModelAdmin):
     list_display = ["name", "url", "format", "enabled", "last_fetched_at", "last_status"]
     list_filter = ["enabled", "format"]
     search_fields = ["name", "url"]

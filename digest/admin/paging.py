@@ -18,6 +18,8 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
+from config.admin_base import GuardedModelAdmin
+
 EXACT_UP_TO = 10_000
 
 
@@ -42,9 +44,9 @@ class EstimatedCountPaginator(Paginator):
         return max(planner_rows(queryset), counted)
 
 
-class ScaledAdmin(admin.ModelAdmin):
+class ScaledAdmin(GuardedModelAdmin):
     """What every admin list over a big table shares: estimated counts, and no per-filter counts (facets), which
-    would each count the whole table."""
+    would each count the whole table. On the project's guarded base, like every ModelAdmin (config/admin_base.py)."""
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
