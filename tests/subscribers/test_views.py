@@ -75,6 +75,29 @@ def test_invalid_input_gets_a_clear_error_and_stores_nothing(client):
     assert mail.outbox == []
 
 
+def test_a_megabyte_of_bad_input_is_echoed_only_as_a_short_prefix(client):
+    """The form comes back with each field cut to its own maximum length, the errors quote none of it."""
+    # 1.2 MB in all, under Django's 2.5 MB cap on a request body (over it the answer is a bare 400 page).
+    response = _post_signup(client, "a" * 1_000_000, keywords="k" * 100_000, frequency="f" * 100_000)
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert len(response.content) < 20_000  # the landing page itself is a few kB
+    assert f'value="{"a" * 254}"' in body and "a" * 255 not in body
+    assert "k" * 600 in body and "k" * 601 not in body
+    assert "f" * 40 not in body
+    assert "at most 254 characters (it has 1000000)" in body
+    assert not Subscriber.objects.exists()
+
+
+def test_preferences_never_echo_an_invalid_choice(client):
+    url = _path(links.preferences_url(make_subscriber()))
+    response = client.post(url, {"keywords": "x", "frequency": "z" * 100_000, "time_zone": "y" * 100_000})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "z" * 40 not in body and "y" * 40 not in body
+    assert body.count("Choose one of the options shown.") == 2
+
+
 def test_header_injection_is_refused_and_nothing_is_sent(client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = _post_signup(client, "a@b.c\nBcc: x@y.z")
