@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -24,7 +24,7 @@ from django.contrib.admin.options import IS_POPUP_VAR, TO_FIELD_VAR, IncorrectLo
 from django.core.exceptions import ValidationError
 from django.db import DataError, models, router, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -44,6 +44,7 @@ BAD_INPUT_ERRORS: tuple[type[Exception], ...] = (
 )
 # Parameters that say how the page is shown, not what is filtered: kept across the redirect.
 _KEPT_PARAMS = (IS_POPUP_VAR, TO_FIELD_VAR)
+Response = TypeVar("Response", bound=HttpResponseBase)
 _REASON_ECHO = 160
 
 
@@ -77,7 +78,9 @@ class GuardedModelAdmin(admin.ModelAdmin):
         view = super().changelist_view
         return self.refusing_bad_filters(request, lambda: _rendered(view(request, extra_context)))
 
-    def refusing_bad_filters(self, request: HttpRequest, respond: Callable[[], HttpResponse]) -> HttpResponse:
+    def refusing_bad_filters(
+        self, request: HttpRequest, respond: Callable[[], Response]
+    ) -> Response | HttpResponseRedirect:
         """``respond()``, or, when the request's filters made it fail, the bare changelist with the reason."""
         alias = router.db_for_read(self.model)
         # Inside a transaction (ATOMIC_REQUESTS, a test) PostgreSQL refuses every query after a failed one until a
@@ -104,10 +107,10 @@ class GuardedModelAdmin(admin.ModelAdmin):
     def _bare_changelist_url(self, request: HttpRequest) -> str:
         opts = self.opts
         url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.admin_site.name)
-        kept = {name: request.GET[name] for name in _KEPT_PARAMS if name in request.GET}
+        kept: dict[str, str] = {name: request.GET[name] for name in _KEPT_PARAMS if name in request.GET}
         return f"{url}?{urlencode(kept)}" if kept else url
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         # Two lookups fail as server errors rather than as bad values, so they are refused by name first:
         # __range takes a pair, which a URL parameter cannot carry (Django would take each character of the string
         # as a bound); a __regex that does not compile fails inside the database (on SQLite as an
@@ -132,7 +135,9 @@ class GuardedModelAdmin(admin.ModelAdmin):
             )
             raise
 
-    def response_action(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse | None:
         """Refuse the action, with a message, when a selected id is not an id at all (``filter(pk__in=...)``
         would raise on it)."""
         pk = self.opts.pk
@@ -147,4 +152,4 @@ class GuardedModelAdmin(admin.ModelAdmin):
                     messages.ERROR,
                 )
                 return None  # the changelist redirects back to itself with the message
-        return super().response_action(request, queryset)
+        return super().response_action(request, queryset, *args, **kwargs)

@@ -47,8 +47,8 @@ class RejectNulMiddleware:
         # A cookie this site never set (another app on the domain, a hand-edited one) is ignored rather than
         # refused: a 400 on every page would lock the visitor out until they found and cleared it. The session
         # cookie is looked up in the database, so one with a NUL would otherwise be a 500.
-        for name in [name for name, value in request.COOKIES.items() if NUL in name or NUL in value]:
-            del request.COOKIES[name]
+        for cookie in [name for name, value in request.COOKIES.items() if NUL in name or NUL in value]:
+            del request.COOKIES[cookie]
         name = first_nul_parameter(request.GET)
         if name is not None:
             return _refusal("query", name)

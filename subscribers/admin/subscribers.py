@@ -184,7 +184,7 @@ class SubscriberAdmin(ScaledAdmin):
             raise PermissionDenied
         return self.refusing_bad_filters(request, lambda: self._export_filtered(request))
 
-    def _export_filtered(self, request: HttpRequest) -> HttpResponse:
+    def _export_filtered(self, request: HttpRequest) -> StreamingHttpResponse:
         queryset = self.get_changelist_instance(request).get_queryset(request)
         # The rows stream after this view has returned, too late to refuse a filter the database rejects:
         # one cheap query now lets refusing_bad_filters answer with a message instead of a cut-off file.
