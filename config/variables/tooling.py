@@ -92,6 +92,35 @@ DEVELOPMENT = (
         group=Group.DEVELOPMENT,
     ),
     Variable(
+        name="FUZZ_SCALE",
+        kind=Kind.INT,
+        default=1,
+        meaning="Multiplies every example budget of the fuzz pass (`tests/e2e/test_fuzz.py`); `bench/fuzz.py` "
+        "passes 20 by default.",
+        readers=(Reader.TESTS, Reader.BENCH),
+        group=Group.DEVELOPMENT,
+        minimum=1,
+    ),
+    Variable(
+        name="FUZZ_SEED",
+        kind=Kind.INT,
+        default=20251,
+        meaning="The fuzz pass's hypothesis seed: fixed, so the suite sends the same requests every run; "
+        "`bench/fuzz.py` draws a random one and prints it for replaying.",
+        readers=(Reader.TESTS, Reader.BENCH),
+        group=Group.DEVELOPMENT,
+    ),
+    Variable(
+        name="FUZZ_HUGE",
+        kind=Kind.INT,
+        default=200000,
+        meaning="Length in characters of the longest value the fuzz pass generates; `bench/fuzz.py` passes "
+        "3,000,000, past Django's 2.5 MB limit on a request body.",
+        readers=(Reader.TESTS, Reader.BENCH),
+        group=Group.DEVELOPMENT,
+        minimum=1,
+    ),
+    Variable(
         name="SCALE_OUT_SUBSCRIBERS",
         kind=Kind.INT,
         default=20000,
