@@ -261,22 +261,25 @@ def send(
     body: tuple[str, Any],
     tally: Tally,
     endpoint: str,
+    headers: dict[str, str] | None = None,
 ) -> None:
-    """One request. ``body`` is (kind, data): ("form", dict) multipart, ("urlencoded", dict), (content type, bytes)."""
+    """One request. ``body`` is (kind, data): ("form", dict) multipart, ("urlencoded", dict), (content type, bytes).
+    ``headers`` are WSGI names (``HTTP_AUTHORIZATION``)."""
     url = f"{path}?{urlencode(query, doseq=True)}" if query else path
     kind, data = body
+    extra = headers or {}
     if method == "GET":
-        response = client.get(url)
+        response = client.get(url, **extra)
     elif method == "HEAD":
-        response = client.head(url)
+        response = client.head(url, **extra)
     elif kind == "form":
-        response = client.generic(method, url) if method != "POST" else client.post(url, data=data)
+        response = client.generic(method, url, **extra) if method != "POST" else client.post(url, data=data, **extra)
     elif kind == "urlencoded":
         response = client.generic(
-            method, url, urlencode(data, doseq=True), content_type="application/x-www-form-urlencoded"
+            method, url, urlencode(data, doseq=True), content_type="application/x-www-form-urlencoded", **extra
         )
     else:
-        response = client.generic(method, url, data, content_type=kind)
+        response = client.generic(method, url, data, content_type=kind, **extra)
     tally.endpoints.add(endpoint)
     tally.record(endpoint, method, url, response)
 
