@@ -206,6 +206,13 @@ if isinstance(ANYMAIL.get("AMAZON_SES_CLIENT_PARAMS"), dict):
         "read_timeout": ESP_TIMEOUT,
         "retries": {"total_max_attempts": 1},
     }
+# The complaint-rate brake (subscribers/brake.py): thresholds in percent, the window it judges them over.
+BRAKE_COMPLAINT_WARN_PERCENT = read_float("BRAKE_COMPLAINT_WARN_PERCENT")
+BRAKE_COMPLAINT_PAUSE_PERCENT = read_float("BRAKE_COMPLAINT_PAUSE_PERCENT")
+BRAKE_BOUNCE_PAUSE_PERCENT = read_float("BRAKE_BOUNCE_PAUSE_PERCENT")
+BRAKE_WINDOW_DELIVERIES = read_int("BRAKE_WINDOW_DELIVERIES")
+BRAKE_WINDOW_DAYS = read_int("BRAKE_WINDOW_DAYS")
+BRAKE_MIN_DELIVERIES = read_int("BRAKE_MIN_DELIVERIES")
 INGEST_FETCH_TIMEOUT = read_float("INGEST_FETCH_TIMEOUT")
 INGEST_MAX_BYTES = read_int("INGEST_MAX_BYTES")
 # The title lookup for papers listed without an arXiv id (digest/enrichment.py); an empty URL turns that API off.

@@ -2,6 +2,9 @@
 
     draft -> approved -> sending -> sent        held: paused by a curator        cancelled: final
 
+The service holds editions too, when it pauses sending (the complaint-rate brake, ``subscribers.brake``): those
+carry the reason in ``held_reason`` (a curator's hold has none), and resuming gives back exactly those.
+
 A curator approves, holds, reopens or cancels; the schedule approves a draft itself when no approval is required;
 fan-out marks an edition sending and its last delivery marks it sent. Each transition is a conditional UPDATE from
 the states it may start from (``filter(pk=..., status__in=FROM).update(status=TO)``: one row changed, it is mine),
@@ -46,6 +49,9 @@ SENDABLE = (Status.APPROVED, Status.SENDING, Status.SENT)
 STOPPED = (Status.HELD, Status.CANCELLED)
 # Fan-out marks these sending (a draft only when an operator sends it by name).
 FAN_OUT_FROM = (Status.DRAFT, Status.APPROVED, Status.SENT)
+# What the service holds when it pauses sending: whatever would go out next. Sent editions are left alone (the
+# pause stops their late time zones anyway), so their status stays true.
+PAUSABLE = (Status.APPROVED, Status.SENDING)
 
 
 class EditionStateError(Exception):
@@ -56,7 +62,8 @@ class EditionStateError(Exception):
 
 
 def _transition(*, edition: Edition, allowed: tuple[str, ...], verb: str, **fields: Any) -> Edition:
-    updated = Edition.objects.filter(pk=edition.pk, status__in=allowed).update(**fields)
+    # A curator's move settles the edition: whatever the service held it for no longer applies.
+    updated = Edition.objects.filter(pk=edition.pk, status__in=allowed).update(held_reason="", **fields)
     edition.refresh_from_db()
     if not updated:
         raise EditionStateError(f"{edition} is {edition.get_status_display().lower()}: it cannot be {verb}.")
@@ -127,3 +134,36 @@ def edition_mark_sent(*, edition_id: int, now: datetime, recipient_count: int) -
             status=Status.SENT, sent_at=now, recipient_count=recipient_count
         )
     )
+
+
+# --- The service pausing sending (the complaint-rate brake) ---------------------------------------------------
+
+
+def editions_pause(*, reason: str, statuses: tuple[str, ...] = PAUSABLE) -> list[Edition]:
+    """Hold every edition in ``statuses`` on the service's behalf, saying why; returns those held now with it."""
+    if not reason:
+        raise ValueError("a pause needs a reason: an empty one would read as a curator's hold")
+    Edition.objects.filter(status__in=statuses).update(status=Status.HELD, held_reason=reason)
+    return list(Edition.objects.filter(status=Status.HELD, held_reason=reason).order_by("date", "pk"))
+
+
+def editions_unpause() -> list[Edition]:
+    """Give back every edition the service held: sending again if it had started, else approved.
+
+    A curator's own holds (no reason) stay held. Returns the editions released.
+    """
+    paused = Edition.objects.filter(status=Status.HELD).exclude(held_reason="")
+    released = list(paused.order_by("date", "pk"))
+    paused.filter(send_started_at__isnull=False).update(status=Status.SENDING, held_reason="")
+    paused.filter(send_started_at__isnull=True).update(status=Status.APPROVED, held_reason="")
+    return released
+
+
+def edition_unpause_to_send(*, edition: Edition, now: datetime) -> Edition:
+    """An operator sends this one edition despite the pause: straight to sending, so no later pause check that
+    holds approved editions takes it back. Only an edition the service held is touched."""
+    Edition.objects.filter(pk=edition.pk, status=Status.HELD).exclude(held_reason="").update(
+        status=Status.SENDING, held_reason="", send_started_at=Coalesce(F("send_started_at"), now)
+    )
+    edition.refresh_from_db()
+    return edition

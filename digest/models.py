@@ -197,6 +197,8 @@ class Edition(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     send_started_at = models.DateTimeField(null=True, blank=True)
+    # Why the service held it (the complaint-rate brake); empty for a curator's hold. Shown on the edition's page.
+    held_reason = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # The shared body as it was sent: the archive page shows this, and re-sends reuse it.
     rendered_html = models.TextField(blank=True)

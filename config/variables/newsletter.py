@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.variables.spec import ALL, Group, Kind, Reader, Variable
+from config.variables.spec import ALL, SENDERS, Group, Kind, Reader, Variable
 
 _BUILDERS = (Reader.WORKER, Reader.WEB, Reader.COMMANDS)  # the tick, the admin's build button, build_edition
 _SENDING = (Reader.WORKER, Reader.COMMANDS)  # chunk tasks and the sweep, send_edition
@@ -258,6 +258,75 @@ SENDING = (
     ),
 )
 
+# Read by every checkpoint before a send (the tick, each chunk, send_edition) and by the dashboard and /healthz.
+BRAKE = (
+    Variable(
+        name="BRAKE_COMPLAINT_WARN_PERCENT",
+        kind=Kind.FLOAT,
+        default=0.1,
+        meaning="Complaint rate (percent of the window's accepted deliveries) above which the dashboard warns and "
+        "/healthz says `degraded`: Gmail's recommended ceiling.",
+        readers=SENDERS,
+        group=Group.BRAKE,
+        minimum=0.0,
+        maximum=100.0,
+    ),
+    Variable(
+        name="BRAKE_COMPLAINT_PAUSE_PERCENT",
+        kind=Kind.FLOAT,
+        default=0.3,
+        meaning="Complaint rate above which sending pauses (Gmail's limit): editions about to go out are held with "
+        "the rate, the tick and chunks send nothing and `send_edition` refuses without `--force`, until a curator "
+        "resumes in the admin.",
+        readers=SENDERS,
+        group=Group.BRAKE,
+        minimum=0.0,
+        maximum=100.0,
+    ),
+    Variable(
+        name="BRAKE_BOUNCE_PAUSE_PERCENT",
+        kind=Kind.FLOAT,
+        default=5.0,
+        meaning="Hard-bounce rate above which sending pauses, in the same way (soft bounces do not count).",
+        readers=SENDERS,
+        group=Group.BRAKE,
+        minimum=0.0,
+        maximum=100.0,
+    ),
+    Variable(
+        name="BRAKE_WINDOW_DELIVERIES",
+        kind=Kind.INT,
+        default=10_000,
+        meaning="The rates are taken over at most this many of the most recently sent deliveries (and over "
+        "BRAKE_WINDOW_DAYS at most); a complaint counts against the delivery it is about.",
+        readers=SENDERS,
+        group=Group.BRAKE,
+        minimum=100,
+        maximum=1_000_000,
+    ),
+    Variable(
+        name="BRAKE_WINDOW_DAYS",
+        kind=Kind.INT,
+        default=30,
+        meaning="Deliveries sent longer ago than this many days are out of the window, however few the sends.",
+        readers=SENDERS,
+        group=Group.BRAKE,
+        minimum=1,
+        maximum=365,
+    ),
+    Variable(
+        name="BRAKE_MIN_DELIVERIES",
+        kind=Kind.INT,
+        default=1000,
+        meaning="Fewest deliveries in the window before the rates are judged at all: below it nothing warns or "
+        "pauses (one complaint among 200 sends is 0.5% and says little). After a resume, it counts only deliveries "
+        "sent since.",
+        readers=SENDERS,
+        group=Group.BRAKE,
+        minimum=1,
+    ),
+)
+
 SUBSCRIPTIONS = (
     Variable(
         name="SUBSCRIBE_CONFIRM_MAX_AGE_DAYS",
@@ -288,4 +357,4 @@ SUBSCRIPTIONS = (
     ),
 )
 
-NEWSLETTER_VARIABLES = (*NEWSLETTER, *INGESTION, *SENDING, *SUBSCRIPTIONS)
+NEWSLETTER_VARIABLES = (*NEWSLETTER, *INGESTION, *SENDING, *BRAKE, *SUBSCRIPTIONS)

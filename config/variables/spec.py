@@ -61,6 +61,7 @@ class Group(Enum):
     NEWSLETTER = "The newsletter"
     INGESTION = "Ingestion"
     SENDING = "Sending"
+    BRAKE = "Complaint-rate brake"
     SUBSCRIPTIONS = "Subscriptions"
     CLICKS = "Clicks"
     PROCESSES = "Process managers (make run, Procfile, systemd, gunicorn)"

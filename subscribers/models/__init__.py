@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from subscribers.models.brake import SendingBrake
 from subscribers.models.click import AgentClass, Click, ClickStreamMark, EditionLink, LinkKind
 from subscribers.models.counts import DeliveryCount, SubscriberCount
 from subscribers.models.delivery import Delivery, TrackingEvent
@@ -15,6 +16,7 @@ __all__ = [
     "EditionLink",
     "LinkKind",
     "Profile",
+    "SendingBrake",
     "Subscriber",
     "SubscriberCount",
     "Suppression",
