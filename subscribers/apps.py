@@ -6,6 +6,8 @@ from django.apps import AppConfig
 from django.db import connections
 from django.db.models.signals import post_migrate
 
+from config.health import register_check
+
 
 def _ensure_counts(*, using: str, **kwargs: Any) -> None:
     # A later migration that rebuilds the delivery or subscriber table on SQLite drops its triggers with it.
@@ -24,6 +26,8 @@ class SubscribersConfig(AppConfig):
     def ready(self) -> None:
         # Connects the Anymail tracking and inbound receivers. Imported here, not at the top: they use the models,
         # which are loaded only once apps are ready.
+        from subscribers.health import check_deliverability
         from subscribers.webhooks import inbound, tracking  # noqa: F401
 
         post_migrate.connect(_ensure_counts, sender=self, dispatch_uid="subscribers-ensure-counts")
+        register_check("deliverability", check_deliverability)

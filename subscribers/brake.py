@@ -33,7 +33,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from digest import edition_states
 from digest.models import Edition
@@ -97,13 +97,16 @@ class Level(StrEnum):
     PAUSE = "pause"
 
 
+def recent_sends(*, now: datetime, thresholds: Thresholds) -> QuerySet[Delivery]:
+    """The window: the latest accepted deliveries, newest first, read backwards along the partial sent_at index."""
+    since = now - timedelta(days=thresholds.window_days)
+    recent = Delivery.objects.filter(status__in=Delivery.ACCEPTED, sent_at__gte=since).order_by("-sent_at")
+    return recent[: thresholds.window_deliveries]
+
+
 def delivery_samples(*, now: datetime, since: datetime | None, thresholds: Thresholds) -> tuple[Sample, Sample]:
     """(the whole window, the part of it sent after ``since``) in one aggregate over the window's rows."""
-    recent = (
-        Delivery.objects.filter(
-            status__in=Delivery.ACCEPTED, sent_at__gte=now - timedelta(days=thresholds.window_days)
-        ).order_by("-sent_at")
-    )[: thresholds.window_deliveries]
+    recent = recent_sends(now=now, thresholds=thresholds)
     after = Q(sent_at__gt=since) if since is not None else Q()
     complained, bounced = Q(status=Delivery.Status.COMPLAINED), Q(status=Delivery.Status.BOUNCED)
     figures = recent.aggregate(
@@ -173,9 +176,8 @@ class BrakeState:
 
 
 def _row() -> SendingBrake:
-    # The migration-free way to the one row: a flushed test database, or a fresh install, has none yet.
-    row, _ = SendingBrake.objects.get_or_create(pk=SendingBrake.SINGLETON)
-    return row
+    # No row yet (a fresh install): never tripped, never resumed. Reading never writes; tripping makes the row.
+    return SendingBrake.objects.filter(pk=SendingBrake.SINGLETON).first() or SendingBrake(pk=SendingBrake.SINGLETON)
 
 
 def brake_state(*, now: datetime) -> BrakeState:
@@ -201,6 +203,7 @@ def brake_enforce(*, now: datetime) -> BrakeState:
     every edition about to go out, with the reason. The caller sends nothing when the answer is ``paused``."""
     state = brake_state(now=now)
     if not state.paused and state.level is Level.PAUSE:
+        SendingBrake.objects.get_or_create(pk=SendingBrake.SINGLETON)
         tripped = SendingBrake.objects.filter(pk=SendingBrake.SINGLETON, engaged_at__isnull=True).update(
             engaged_at=now, reason=state.verdict
         )
@@ -223,7 +226,7 @@ class Resumed:
 
 def brake_resume(*, user: AbstractBaseUser, now: datetime) -> Resumed:
     """A curator resumes sending: the editions the brake held go back, and the judged sample starts again now."""
-    row = _row()
+    row = _row()  # for the reason it was engaged with
     released = SendingBrake.objects.filter(pk=SendingBrake.SINGLETON, engaged_at__isnull=False).update(
         engaged_at=None, reason="", resumed_at=now, resumed_by=user
     )

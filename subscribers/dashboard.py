@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date as Date
+from datetime import datetime
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
@@ -15,6 +16,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from digest.models import Edition
+from subscribers.admin.brake import RESUME_PERMISSION
+from subscribers.brake import brake_state
 from subscribers.counts import subscriber_counts
 from subscribers.models import Subscriber
 from subscribers.reports import delivery_figures, list_history
@@ -84,7 +87,9 @@ class EditionRow:
     opened_share: float  # of sent, 0..1
 
 
-def dashboard_context(*, today: Date, days: int = 30, editions: int = 10) -> dict[str, object]:
+def dashboard_context(
+    *, today: Date, now: datetime | None = None, days: int = 30, editions: int = 10
+) -> dict[str, object]:
     """Everything the dashboard shows, in a fixed number of queries."""
     history = list_history(end=today, days=days)
     recent = list(
@@ -123,6 +128,7 @@ def dashboard_context(*, today: Date, days: int = 30, editions: int = 10) -> dic
         "first_day": history.days[0],
         "last_day": history.days[-1],
         "edition_rows": rows,
+        "brake": brake_state(now=now or timezone.now()),
     }
 
 
@@ -132,5 +138,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **admin.site.each_context(request),
         "title": "Dashboard",
         **dashboard_context(today=timezone.localdate()),
+        "can_resume": request.user.has_perm(RESUME_PERMISSION),
     }
     return TemplateResponse(request, "admin/dashboard.html", context)

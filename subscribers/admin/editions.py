@@ -14,11 +14,14 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from digest import edition_states
 from digest.admin.editions import Button, EditionAdmin, Moves
 from digest.models import Edition
 from digest.rendering.keywords import clean_keywords
+from subscribers.admin.brake import RESUME_PERMISSION, released_text, resume_and_log
+from subscribers.brake import BrakeState, BrakeStateError, brake_enforce, brake_state
 from subscribers.curation import edition_send_queue
 from subscribers.delivery.trial import edition_send_trial
 from subscribers.feedback import votes_per_paper
@@ -61,16 +64,19 @@ class EditionDeliveryAdmin(EditionAdmin):
             **super().get_moves(),
             "send_test": ("view", self._do_send_test),  # a curator who may only look can still test
             "send_now": ("change", self._do_send_now),
+            "resume_sending": ("change", self._do_resume_sending),
         }
 
     def get_buttons(self, request: HttpRequest, edition: Edition) -> list[Button]:
         # "Cancel edition" stays the last button, apart from the others.
         *moves, cancel = super().get_buttons(request, edition)
         can_change = self.has_change_permission(request, edition)
+        paused = self._brake(request).paused
         return [
             ("send_test", "Send a test to me", "", True),
             *moves,
-            ("send_now", "Send now", "", can_change and edition.status in edition_states.SEND_NOW_FROM),
+            ("send_now", "Send now", "", can_change and edition.status in edition_states.SEND_NOW_FROM and not paused),
+            ("resume_sending", "Resume sending", "default", paused and request.user.has_perm(RESUME_PERMISSION)),
             cancel,
         ]
 
@@ -82,11 +88,31 @@ class EditionDeliveryAdmin(EditionAdmin):
         return f"Test sent to {address} ({message_id})"
 
     def _do_send_now(self, request: HttpRequest, edition: Edition) -> str:
+        state = brake_enforce(now=timezone.now())
+        if state.paused:
+            raise edition_states.EditionStateError(f"{state.reason} Resume sending first.")
         if edition.status in edition_states.APPROVABLE:
             # "Send now" on a draft is the curator's approval too; it is logged as part of this move.
             edition_states.edition_approve(edition=edition, user=_staff(request))
         chunks = edition_send_queue(edition=edition)
         return f"Sending started: {chunks} chunk(s) queued"
+
+    def _do_resume_sending(self, request: HttpRequest, edition: Edition) -> str:
+        if not request.user.has_perm(RESUME_PERMISSION):
+            raise edition_states.EditionStateError("Resuming sending needs the permission to change editions.")
+        try:
+            resumed = resume_and_log(request)  # logs this edition too when it was one the brake held
+        except BrakeStateError as exc:
+            raise edition_states.EditionStateError(str(exc)) from exc
+        self.message_user(request, released_text(resumed))
+        return ""
+
+    @staticmethod
+    def _brake(request: HttpRequest) -> BrakeState:
+        """Read once per request: the buttons and the panel both show it."""
+        if "_brake_state" not in request.__dict__:
+            request.__dict__["_brake_state"] = brake_state(now=timezone.now())
+        return request.__dict__["_brake_state"]
 
     @staticmethod
     def _preview_keywords(request: HttpRequest) -> list[str] | None:
@@ -117,6 +143,7 @@ class EditionDeliveryAdmin(EditionAdmin):
             "figures_problems": figures.problems,
             "problems": list(delivery_problems(edition_id=edition.pk)),
             "votes": self._votes(edition),
+            "brake": self._brake(request),
         }
 
     @staticmethod

@@ -23,6 +23,7 @@ from django.utils import timezone
 from digest.edition_states import STOPPED
 from digest.models import Edition
 from digest.rendering import EditionBody
+from subscribers.brake import brake_enforce
 from subscribers.delivery.body import body_for
 from subscribers.delivery.dbretry import with_db_retry
 from subscribers.delivery.esp_errors import Outcome, classify
@@ -90,16 +91,24 @@ def chunk_claim(
     return mine, len(gone)
 
 
-def chunk_send(*, edition_id: int, subscriber_ids: Sequence[int], connection: Any = None) -> ChunkResult:
+def chunk_send(
+    *, edition_id: int, subscriber_ids: Sequence[int], connection: Any = None, force: bool = False
+) -> ChunkResult:
     """Send ``edition_id`` to those of ``subscriber_ids`` who have not had it. Idempotent; safe to run twice at once.
 
     Returns what happened; ``retry`` asks the caller to run the chunk again later (the ESP throttled or failed, or
-    the journal was unreachable), which only sends what is still unsent.
+    the journal was unreachable), which only sends what is still unsent. ``force``: an operator's send despite the
+    complaint-rate brake.
     """
     result = ChunkResult()
     edition = with_db_retry(lambda: Edition.objects.filter(pk=edition_id).first(), what="reading the edition")
     if edition is None or edition.status in STOPPED:
         logger.info("edition %s is gone, held or cancelled: chunk not sent", edition_id)
+        return result
+    # Checked before every chunk, so a send in progress stops at its next chunk when the brake trips; the rows
+    # stay queued for after a curator resumes.
+    if not force and brake_enforce(now=timezone.now()).paused:
+        logger.warning("sending is paused by the complaint-rate brake: chunk of edition %s not sent", edition_id)
         return result
     body = body_for(edition)
     token = uuid.uuid4().hex

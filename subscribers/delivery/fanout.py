@@ -23,6 +23,7 @@ class Batch:
 
     edition_id: int
     chunks: list[list[int]]
+    force: bool = False  # an operator's send despite the complaint-rate brake
 
     @property
     def size(self) -> int:

@@ -42,7 +42,7 @@ def edition_send_plan(*, edition: Edition) -> SendPlan:
     )
 
 
-def edition_send_prepare(*, edition: Edition, now: datetime) -> Batch:
+def edition_send_prepare(*, edition: Edition, now: datetime, force: bool = False) -> Batch:
     """Settle dead claims, fan out to every active subscriber without a row, and chunk every unsent row."""
     if edition.status in STOPPED:
         raise ValueError(f"{edition} is {edition.status}: release it before sending")
@@ -55,7 +55,7 @@ def edition_send_prepare(*, edition: Edition, now: datetime) -> Batch:
         .order_by("subscriber_id")
         .values_list("subscriber_id", flat=True)
     )
-    return Batch(edition_id=edition.pk, chunks=chunked(ids))
+    return Batch(edition_id=edition.pk, chunks=chunked(ids), force=force)
 
 
 def edition_send_now(
@@ -64,13 +64,17 @@ def edition_send_now(
     now: datetime,
     on_chunk: Callable[[ChunkResult, int], object] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    force: bool = False,
 ) -> ChunkResult:
-    """Send ``edition`` in this process, chunk after chunk over one connection each, retrying throttled chunks."""
-    batch = edition_send_prepare(edition=edition, now=now)
+    """Send ``edition`` in this process, chunk after chunk over one connection each, retrying throttled chunks.
+
+    ``force``: ``send_edition --force``, sent despite the complaint-rate brake.
+    """
+    batch = edition_send_prepare(edition=edition, now=now, force=force)
     total = ChunkResult()
     for chunk in batch.chunks:
         for attempt in range(settings.NEWSLETTER_SEND_MAX_RETRIES + 1):
-            result = chunk_send(edition_id=edition.pk, subscriber_ids=chunk)
+            result = chunk_send(edition_id=edition.pk, subscriber_ids=chunk, force=force)
             total.add(result)
             if not result.retry:
                 break

@@ -12,6 +12,7 @@ from django.conf import settings
 from digest.edition_states import SENDABLE, edition_auto_approve
 from digest.models import Edition, EditionEntry, Frequency
 from digest.trending import EditionFrozenError, edition_build
+from subscribers.brake import brake_enforce
 from subscribers.delivery.fanout import Batch, deliveries_fan_out
 from subscribers.delivery.queries import active_subscribers, subscribers_without_delivery
 
@@ -91,6 +92,11 @@ def newsletter_tick(*, now: datetime) -> list[Batch]:
     batches: list[Batch] = []
     for frequency in (Frequency.DAILY, Frequency.WEEKLY):
         edition_build_if_due(frequency=frequency, now=now)
+    # The complaint-rate brake: while it is engaged the editions just built are held with the reason, no one is sent.
+    if brake_enforce(now=now).paused:
+        logger.warning("sending is paused by the complaint-rate brake: the tick sends nothing")
+        return batches
+    for frequency in (Frequency.DAILY, Frequency.WEEKLY):
         edition = newest_sendable_edition(frequency=frequency, now=now)
         if edition is None:
             continue

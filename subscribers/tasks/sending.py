@@ -31,7 +31,11 @@ def enqueue_batches(batches: list[Batch]) -> int:
     count = 0
     for batch in batches:
         for chunk in batch.chunks:
-            transaction.on_commit(partial(send_chunk.delay, batch.edition_id, chunk))
+            # Only a forced chunk carries the keyword: the others stay readable by workers of the previous release.
+            if batch.force:
+                transaction.on_commit(partial(send_chunk.delay, batch.edition_id, chunk, force=True))
+            else:
+                transaction.on_commit(partial(send_chunk.delay, batch.edition_id, chunk))
             count += 1
     return count
 
@@ -54,9 +58,13 @@ def sweep_deliveries() -> dict[str, int]:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
-def send_chunk(self: Task, edition_id: int, subscriber_ids: list[int]) -> dict[str, object]:
-    """Send one chunk; throttled or failing ESPs are retried with exponential backoff and full jitter."""
-    result = chunk_send(edition_id=edition_id, subscriber_ids=subscriber_ids)
+def send_chunk(self: Task, edition_id: int, subscriber_ids: list[int], force: bool = False) -> dict[str, object]:
+    """Send one chunk; throttled or failing ESPs are retried with exponential backoff and full jitter.
+
+    ``force``: queued by ``send_edition --force``, sent despite the complaint-rate brake (a retry keeps it; the
+    sweep's re-enqueue does not, and waits for a resume).
+    """
+    result = chunk_send(edition_id=edition_id, subscriber_ids=subscriber_ids, force=force)
     if result.retry:
         retries = self.request.retries
         if retries >= settings.NEWSLETTER_SEND_MAX_RETRIES:

@@ -16,7 +16,7 @@ _batch = itertools.count(1)
 def make_sends(
     edition: Edition, n: int, *, sent_at: datetime | None = None, status: str = Delivery.Status.SENT
 ) -> list[Delivery]:
-    """``n`` active subscribers, each with a delivery of ``edition`` the ESP accepted at ``sent_at``.
+    """``n`` active subscribers of ``edition``'s frequency, each with a delivery of it the ESP accepted at ``sent_at``.
 
     Each delivery's ESP message id is ``msg-<batch>-<i>``, for webhooks that name it.
     """
@@ -28,6 +28,7 @@ def make_sends(
             status=Subscriber.Status.ACTIVE,
             status_changed_at=now,
             confirmed_at=now,
+            frequency=edition.frequency,
         )
         for i in range(n)
     )

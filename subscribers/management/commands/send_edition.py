@@ -11,6 +11,7 @@ from tqdm import tqdm
 from config.dates import cli_date
 from digest.edition_states import STOPPED
 from digest.models import Edition, Frequency
+from subscribers.brake import Level, brake_enforce, brake_override, brake_state
 from subscribers.delivery.operator import edition_send_now, edition_send_plan, edition_send_prepare
 from subscribers.tasks.sending import enqueue_batches
 
@@ -19,7 +20,8 @@ class Command(BaseCommand):
     help = (
         "Send an edition to every active subscriber who has not had it, now (ignoring send hour and time zones). "
         "In this process with a progress bar by default; --enqueue hands the chunks to the Celery workers. "
-        "Idempotent: a re-run sends only what is still unsent."
+        "Idempotent: a re-run sends only what is still unsent. Refuses (exit status 1) while the complaint-rate "
+        "brake has paused sending, unless given --force."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,12 +29,19 @@ class Command(BaseCommand):
         parser.add_argument("--frequency", choices=Frequency.values, default=Frequency.DAILY)
         parser.add_argument("--dry-run", action="store_true", help="Say who would get it; send nothing.")
         parser.add_argument("--enqueue", action="store_true", help="Fan out to the Celery workers instead.")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Send this edition even though the complaint-rate brake has paused sending (the pause stays on for "
+            "everything else until a curator resumes it in the admin).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         day = options["date"] or timezone.now().date()
         edition = Edition.objects.filter(date=day, frequency=options["frequency"]).first()
         if edition is None:
             raise CommandError(f"No {options['frequency']} edition for {day}: run build_edition first.")
+        edition = self._brake(edition, force=options["force"], dry_run=options["dry_run"])
         if edition.status in STOPPED:
             raise CommandError(f"{edition} is {edition.status}: set it back to draft or approve it first.")
         plan = edition_send_plan(edition=edition)
@@ -47,15 +56,36 @@ class Command(BaseCommand):
         now = timezone.now()
         if options["enqueue"]:
             with transaction.atomic():
-                batch = edition_send_prepare(edition=edition, now=now)
+                batch = edition_send_prepare(edition=edition, now=now, force=options["force"])
                 chunks = enqueue_batches([batch])
             self.stdout.write(f"Enqueued {chunks} chunks ({batch.size} subscribers) for the workers.")
             return
         with tqdm(total=plan.new_recipients + plan.waiting, unit="email", file=sys.stderr) as bar:
-            total = edition_send_now(edition=edition, now=now, on_chunk=lambda result, size: bar.update(size))
+            total = edition_send_now(
+                edition=edition, now=now, on_chunk=lambda result, size: bar.update(size), force=options["force"]
+            )
         self.stdout.write(
             f"Sent {total.sent}, skipped {total.skipped} (no longer active), failed {total.failed}, "
             f"ambiguous {total.ambiguous}."
         )
         if total.retry:
             raise CommandError(f"Some chunks are still unsent after retries ({total.error}); run the command again.")
+
+    def _brake(self, edition: Edition, *, force: bool, dry_run: bool) -> Edition:
+        """Refuse while the complaint-rate brake is engaged, unless forced; a dry run only reports it."""
+        now = timezone.now()
+        if dry_run:  # reports, trips nothing
+            state = brake_state(now=now)
+            if state.paused or state.level is Level.PAUSE:
+                self.stdout.write(self.style.WARNING(f"{state.reason or state.verdict} A real run needs --force."))
+            return edition
+        state = brake_enforce(now=now)
+        if not state.paused:
+            return edition
+        if not force:
+            raise CommandError(
+                f"{state.reason} Resume sending in the admin (dashboard or the edition's page) once the cause is "
+                "dealt with, or pass --force to send this edition anyway."
+            )
+        self.stdout.write(self.style.WARNING(f"{state.reason} Sending {edition} anyway (--force)."))
+        return brake_override(edition=edition, now=now)
