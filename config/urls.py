@@ -4,12 +4,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.health import healthz
-from subscribers.admin.brake import brake_resume_view
-from subscribers.dashboard import dashboard
+from subscribers.dashboard import dashboard, dashboard_resume
 
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="admin-dashboard"),
-    path("admin/brake/resume/", admin.site.admin_view(brake_resume_view), name="admin-brake-resume"),
+    path("admin/brake/resume/", admin.site.admin_view(dashboard_resume), name="admin-brake-resume"),
     path("admin/", admin.site.urls),
     # No trailing slash and exempt from the HTTPS redirect: what load balancers probe by default.
     path("healthz", healthz, name="healthz"),

@@ -10,14 +10,17 @@ from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime
 
-from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from digest.models import Edition
-from subscribers.admin.brake import RESUME_PERMISSION
-from subscribers.brake import brake_state
+from subscribers.admin.brake import RESUME_PERMISSION, released_text, resume_and_log
+from subscribers.brake import BrakeStateError, brake_state
 from subscribers.counts import subscriber_counts
 from subscribers.models import Subscriber
 from subscribers.reports import delivery_figures, list_history
@@ -141,3 +144,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "can_resume": request.user.has_perm(RESUME_PERMISSION),
     }
     return TemplateResponse(request, "admin/dashboard.html", context)
+
+
+@require_POST
+def dashboard_resume(request: HttpRequest) -> HttpResponse:
+    """The dashboard's "Resume sending" button; wrapped in ``admin.site.admin_view`` in the URLconf, like the page."""
+    if not request.user.has_perm(RESUME_PERMISSION):
+        raise PermissionDenied
+    try:
+        resumed = resume_and_log(request)
+    except BrakeStateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, released_text(resumed))
+    return HttpResponseRedirect(reverse("admin-dashboard"))
