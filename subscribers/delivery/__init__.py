@@ -22,4 +22,7 @@ One module per concern; the imports point one way, from the callers down:
     sweep -> journal, fanout, chunk
     chunk (claim, send, record one chunk) -> journal, ratelimit, body, esp_errors, queries, dbretry
     trial ("send a test to me": the real message to one address, no Delivery)
+
+The tick, each chunk and the operator's send first ask ``subscribers.brake`` (the complaint-rate brake, outside
+this package) whether sending is paused; it imports nothing from here.
 """
