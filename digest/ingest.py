@@ -99,7 +99,7 @@ def ingest_bytes(
         listed_date=listed_date,
         today=today,
         redo=False,
-        success=IngestStatus.CREATED if created else IngestStatus.REPARSED,
+        success=IngestStatus.CREATED,  # or REPARSED: decided under the row lock (``_process_locked``)
     )
 
 
@@ -199,6 +199,10 @@ def _process_locked(
     if not redo and document.status == DigestDocument.Status.PARSED:
         # Another process parsed these bytes while we waited for the lock.
         return IngestResult(status=IngestStatus.UNCHANGED, origin=origin, document=document)
+    if not redo:
+        # Decided under the lock, not by who stored the bytes: of two runs racing on new bytes, the one that got
+        # the lock first parses them for the first time (created), whichever of the two stored them.
+        success = IngestStatus.CREATED if document.parsed_at is None else IngestStatus.REPARSED
     raw = data if data is not None else bytes(document.raw)
     detached = _detach(document) if redo else []
     try:
