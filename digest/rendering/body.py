@@ -19,11 +19,22 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from digest.models import Edition, EditionEntry, Frequency
+from digest.models import Edition, EditionEntry, Frequency, Paper
 from digest.rendering.slots import Slots, Slotted, fill_paragraph, trim_text, wrap_long_lines
 from digest.trending import default_subject
 
 MAX_AUTHORS = 6
+# Links under a card at most (code, project, page, arXiv, PDF and what the source page listed besides).
+MAX_LINKS = 7
+TLDR_CHARS = 300
+# Keys of ``Paper.links`` a source or the lookup writes: (kind, label) of each; any other key is an "other" link.
+_KNOWN_LINKS = {
+    "hf": ("page", "Paper page"),
+    "arxiv": ("arxiv", "arXiv"),
+    "pdf": ("pdf", "PDF"),
+    "code": ("code", "Code"),
+    "project": ("project", "Project page"),
+}
 
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
@@ -37,7 +48,12 @@ def _safe_url(url: object) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class EntryView:
-    """What the templates show of one entry; text only, escaped by the templates."""
+    """What the templates show of one entry; text only, escaped by the templates.
+
+    Every link of a card is here, never built in a template: ``url`` (the title's: the arXiv page, or an arXiv
+    title search until the paper is resolved) and ``links`` (label, URL), with ``link_kinds`` naming what each of
+    ``links`` is ("page", "arxiv", "pdf", "code", "project" or "other"), so a sender may rewrite them all.
+    """
 
     position: int
     paper_id: int
@@ -45,45 +61,83 @@ class EntryView:
     title_wrapped: str
     abstract: str
     abstract_wrapped: str
+    full_abstract: str
     search_text: str
     authors: str
     authors_wrapped: str
+    tldr: str
+    tldr_wrapped: str
     url: str | None
     links: tuple[tuple[str, str], ...]
+    link_kinds: tuple[str, ...]
     upvotes: int
     pinned: bool
 
 
-def _entry_view(entry: EditionEntry) -> EntryView:
-    paper = entry.paper
-    links: list[tuple[str, str]] = []
+def compact_count(n: int) -> str:
+    """A count as a reader skims it: 318, 1.2k, 12k, 1.5M."""
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if n >= size:
+            value = n / size
+            shown = f"{value:.1f}".removesuffix(".0") if value < 10 else f"{value:.0f}"
+            return f"{shown}{suffix}"
+    return str(n)
+
+
+def _paper_links(paper: Paper) -> list[tuple[str, str, str]]:
+    """(kind, label, URL) of the links under a card: code and project page first, then the paper's pages."""
+    links: list[tuple[str, str, str]] = []
+    code = _safe_url(paper.code_url)
+    if code:
+        stars = f" · {compact_count(paper.github_stars)} ★" if paper.github_stars else ""
+        links.append(("code", f"Code{stars}", code))
+    project = _safe_url(paper.project_page)
+    if project:
+        links.append(("project", "Project page", project))
     if paper.arxiv_id:
+        comments = paper.num_comments or 0
+        # The paper's page on the source is where its comments are: the count says why a reader might go there.
+        page_label = f"{comments} comment{'s' if comments != 1 else ''}" if comments else "Paper page"
         links += [
-            ("Paper page", f"https://huggingface.co/papers/{paper.arxiv_id}"),
-            ("arXiv", f"https://arxiv.org/abs/{paper.arxiv_id}"),
-            ("PDF", f"https://arxiv.org/pdf/{paper.arxiv_id}"),
+            ("page", page_label, f"https://huggingface.co/papers/{paper.arxiv_id}"),
+            ("arxiv", "arXiv", f"https://arxiv.org/abs/{paper.arxiv_id}"),
+            ("pdf", "PDF", f"https://arxiv.org/pdf/{paper.arxiv_id}"),
         ]
-    known = {url for _, url in links}
+    known = {url for _, _, url in links}
     for key, value in sorted((paper.links or {}).items()):
         url = _safe_url(value)
-        if url and url not in known and len(links) < 5:
-            links.append((str(key).replace("_", " ").capitalize()[:30], url))
+        if url and url not in known and len(links) < MAX_LINKS:
+            kind, label = _KNOWN_LINKS.get(key) or ("other", str(key).replace("_", " ").capitalize()[:30])
+            links.append((kind, label, url))
             known.add(url)
+    return links
+
+
+def _entry_view(entry: EditionEntry) -> EntryView:
+    paper = entry.paper
+    links = _paper_links(paper)
     authors = [str(a) for a in (paper.authors or []) if str(a).strip()]
     authors_line = ", ".join(authors[:MAX_AUTHORS]) + (" et al." if len(authors) > MAX_AUTHORS else "")
-    abstract = trim_text(paper.abstract)
+    full_abstract = " ".join(paper.abstract.split())
+    abstract = trim_text(full_abstract)
+    tldr = trim_text(paper.tldr, TLDR_CHARS)
+    title = " ".join(paper.title.split())
     return EntryView(
         position=entry.position,
         paper_id=paper.pk,
-        title=" ".join(paper.title.split()),
+        title=title,
         title_wrapped=fill_paragraph(paper.title),
         abstract=abstract,
         abstract_wrapped=fill_paragraph(abstract),
+        full_abstract=full_abstract,
         search_text=f"{paper.title}\n{paper.abstract}",
         authors=authors_line,
         authors_wrapped=fill_paragraph(authors_line),
-        url=links[0][1] if links else None,
-        links=tuple(links),
+        tldr=tldr,
+        tldr_wrapped=fill_paragraph(f"TL;DR: {tldr}") if tldr else "",
+        url=_safe_url(paper.link_url) if title else None,
+        links=tuple((label, url) for _, label, url in links),
+        link_kinds=tuple(kind for kind, _, _ in links),
         upvotes=max(paper.upvotes, 0),
         pinned=entry.pinned,
     )
@@ -191,6 +245,8 @@ class EditionBody:
     keywords_open_text: Slotted
     keywords_none_html: Slotted
     keywords_none_text: Slotted
+    why_html: Slotted  # slot: sentences (the matched sentences, highlighted)
+    why_text: Slotted
     entries: tuple[EntryFragment, ...]
     tags: tuple[str, ...] = ()
     # Keyword sections already rendered for this edition, per distinct keyword set (see rendering.keywords).
@@ -272,6 +328,7 @@ def edition_body(edition: Edition) -> EditionBody:
         ("keywords_open", "keywords_open", {"keywords": slot.keywords}),
         ("keywords_none", "keywords_none", {"keywords": slot.keywords}),
         ("empty", "empty", {}),
+        ("why", "why", {}),
     ):
         fragments[name], texts[name] = _render_pair(template, {**context, **extra})
     for view in views:
@@ -311,6 +368,8 @@ def edition_body(edition: Edition) -> EditionBody:
         keywords_open_text=slot.split(texts["keywords_open"]),
         keywords_none_html=slot.split(inlined["keywords_none"]),
         keywords_none_text=slot.split(texts["keywords_none"]),
+        why_html=slot.split(inlined["why"]),
+        why_text=slot.split(texts["why"].strip()),
         entries=entries,
         tags=("edition", f"edition-{edition.frequency}"),
     )

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 
-from digest.rendering.body import EditionBody
+from digest.rendering.body import EditionBody, EntryView
+from digest.rendering.matches import hidden_sentences
 from digest.rendering.slots import fill_paragraph, wrap_long_lines
 
 # What a reader may type (checked when they save their preferences).
@@ -89,10 +90,32 @@ def highlight_text(text: str, pattern: re.Pattern[str]) -> str:
     return pattern.sub(lambda m: f"*{m.group(0)}*", text)
 
 
+def matched_keywords(key: tuple[str, ...], texts: Iterable[str]) -> tuple[str, ...]:
+    """The keywords of ``key`` found in any of ``texts`` (each on its own, so "language" counts beside "language
+    model"), in ``key``'s order."""
+    joined = "\n".join(texts)
+    return tuple(k for k in key if keyword_pattern((k,)).search(joined))
+
+
+def _why(body: EditionBody, view: EntryView, pattern: re.Pattern[str]) -> tuple[str, str]:
+    """(html, text) of the card's "why" line: the abstract's sentences with a keyword the card does not show."""
+    found = hidden_sentences(title=view.title, abstract=view.full_abstract, excerpt=view.abstract, pattern=pattern)
+    if not found:
+        return "", ""
+    sentences_html = " ".join(f"“{highlight_html(s.text, pattern)}”" for s in found)
+    sentences_text = " ".join(f"“{highlight_text(s.text, pattern)}”" for s in found)
+    return (
+        body.why_html.fill({"sentences": sentences_html}),
+        fill_paragraph(body.why_text.fill({"sentences": sentences_text})) + "\n",
+    )
+
+
 def keyword_section(body: EditionBody, keywords: Iterable[object]) -> tuple[str, str]:
     """(html, text) of the keyword section for this keyword set: matching papers first, matches highlighted.
 
-    Cached on the body per distinct keyword set, since many readers share theirs.
+    Each card says why it is there: its matches highlighted in the title and excerpt, and the abstract's sentence
+    for a keyword found only past the excerpt; the heading names the keywords that matched. Cached on the body per
+    distinct keyword set, since many readers share theirs.
     """
     key = normalize_keywords(keywords)
     if not key:
@@ -103,31 +126,37 @@ def keyword_section(body: EditionBody, keywords: Iterable[object]) -> tuple[str,
         cache.move_to_end(key)
         return cached
     pattern = keyword_pattern(key)
-    shown = html.escape(", ".join(key))
     html_parts: list[str] = []
     text_parts: list[str] = []
+    matched: list[str] = []
     for fragment in body.entries:
         view = fragment.view
-        if not pattern.search(view.search_text):
+        if not pattern.search(view.title) and not pattern.search(view.full_abstract):
             continue
+        matched.append(f"{view.title}\n{view.full_abstract}")
+        why_html, why_text = _why(body, view, pattern)
         html_values = {
             **fragment.html_values,
             "title": highlight_html(view.title, pattern),
             "abstract": highlight_html(view.abstract, pattern),
+            "why": why_html,
         }
         html_parts.append(fragment.html.fill(html_values))
         text_values = {
             **fragment.text_values,
             "title": fill_paragraph(highlight_text(view.title, pattern)),
             "abstract": fill_paragraph(highlight_text(view.abstract, pattern)),
+            "why": why_text,
         }
         text_parts.append(fragment.text.fill(text_values))
     if html_parts:
-        section_html = body.keywords_open_html.fill({"keywords": shown}) + "\n" + "\n".join(html_parts)
-        section_text = body.keywords_open_text.fill({"keywords": ", ".join(key)}) + "\n" + "\n".join(text_parts) + "\n"
+        shown = ", ".join(matched_keywords(key, matched))
+        section_html = body.keywords_open_html.fill({"keywords": html.escape(shown)}) + "\n" + "\n".join(html_parts)
+        section_text = body.keywords_open_text.fill({"keywords": shown}) + "\n" + "\n".join(text_parts) + "\n"
     else:
-        section_html = body.keywords_none_html.fill({"keywords": shown})
-        section_text = body.keywords_none_text.fill({"keywords": ", ".join(key)})
+        shown = ", ".join(key)
+        section_html = body.keywords_none_html.fill({"keywords": html.escape(shown)})
+        section_text = body.keywords_none_text.fill({"keywords": shown})
     result = (wrap_long_lines(section_html), section_text)
     cache[key] = result
     if len(cache) > KEYWORD_CACHE_SIZE:

@@ -147,14 +147,16 @@ def test_user_text_is_escaped_in_titles_abstracts_and_keywords() -> None:
         abstract='<img src=x onerror=alert("a")> agents & more',
     )
     edition = make_edition(date=DAY, papers=[nasty])
-    keywords = ['<img src=x onerror=alert("k")>', "agents", "amp", "lt"]
+    keywords = ['<img src=x onerror=alert("k")>', "<img src=x", "agents", "amp", "lt"]
     message = edition_message(edition_body(edition), subscriber(keywords=keywords))
     html = html_of(message)
 
     assert "<script" not in html
     assert "<img" not in html
     assert "&lt;script&gt;" in html
-    assert "&lt;img src=x onerror=alert(&quot;k&quot;)&gt;" in html
+    # The heading names the keywords that matched, escaped; the one that matched nothing is not named.
+    assert "Matching your keywords: &lt;img src=x, agents</p>" in html
+    assert ">&lt;img src=x</mark>" in html
     # Keywords that look like entity names match text, never the escaped markup.
     assert "&amp;" in html and "&<mark" not in html and "&amp<" not in html
     assert "<mark" in html  # "agents" matched
