@@ -283,7 +283,9 @@ def _render_pair(name: str, context: dict[str, Any]) -> tuple[str, str]:
 
 def _entry_fragment(view: EntryView, html_card: str, text_card: str, slot: Slots) -> EntryFragment:
     html_split, text_split = slot.split(html_card), slot.split(text_card)
-    if html_split.slots != CARD_SLOTS or text_split.slots != CARD_SLOTS:
+    # A paper listed without an abstract has no abstract paragraph, so no slot for it either.
+    expected = CARD_SLOTS if view.abstract else CARD_SLOTS - {"abstract"}
+    if html_split.slots != expected or text_split.slots != expected:
         raise RuntimeError(f"card templates lost a slot: {sorted(html_split.slots)} / {sorted(text_split.slots)}")
     html_values = {"title": html.escape(view.title), "abstract": html.escape(view.abstract), "why": "", "actions": ""}
     text_values = {"title": view.title_wrapped, "abstract": view.abstract_wrapped, "why": "", "actions": ""}
