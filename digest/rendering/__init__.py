@@ -3,6 +3,7 @@
 - ``slots``: slotted text (a nonce per rendering, so paper text cannot forge a slot) and line shaping;
 - ``body``: ``edition_body(edition)``, the templates rendered, CSS inlined and long lines wrapped once;
 - ``keywords``: a reader's keywords, cleaned, normalised and shown as the edition's keyword section;
+- ``matches``: the abstract's sentence a keyword matched past the excerpt (a keyword-section card's "why" line);
 - ``archive``: the edition without personal links, for the web archive and the snapshot taken when sending starts.
 """
 

@@ -24,7 +24,7 @@ from digest.rendering.slots import Slots, Slotted, fill_paragraph, trim_text, wr
 from digest.trending import default_subject
 
 MAX_AUTHORS = 6
-# Links under a card at most (code, project, page, arXiv, PDF and what the source page listed besides).
+# Links under a card at most (code, project, page, PDF and what the source page listed besides).
 MAX_LINKS = 7
 TLDR_CHARS = 300
 # Keys of ``Paper.links`` a source or the lookup writes: (kind, label) of each; any other key is an "other" link.
@@ -85,7 +85,8 @@ def compact_count(n: int) -> str:
 
 
 def _paper_links(paper: Paper) -> list[tuple[str, str, str]]:
-    """(kind, label, URL) of the links under a card: code and project page first, then the paper's pages."""
+    """(kind, label, URL) of the links under a card: code and project page first, then the paper's pages (its
+    arXiv page is the title's link)."""
     links: list[tuple[str, str, str]] = []
     code = _safe_url(paper.code_url)
     if code:
@@ -100,10 +101,10 @@ def _paper_links(paper: Paper) -> list[tuple[str, str, str]]:
         page_label = f"{comments} comment{'s' if comments != 1 else ''}" if comments else "Paper page"
         links += [
             ("page", page_label, f"https://huggingface.co/papers/{paper.arxiv_id}"),
-            ("arxiv", "arXiv", f"https://arxiv.org/abs/{paper.arxiv_id}"),
             ("pdf", "PDF", f"https://arxiv.org/pdf/{paper.arxiv_id}"),
         ]
-    known = {url for _, _, url in links}
+    # The title links to the arXiv page already (``Paper.link_url``): not a second time under it.
+    known = {url for _, _, url in links} | {paper.link_url}
     for key, value in sorted((paper.links or {}).items()):
         url = _safe_url(value)
         if url and url not in known and len(links) < MAX_LINKS:

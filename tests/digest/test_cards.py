@@ -31,8 +31,8 @@ def rich_paper(**fields):
     return make_paper(**{**defaults, **fields})
 
 
-def views(*papers) -> list[EntryView]:
-    edition = make_edition(date=DAY, papers=list(papers))
+def views(*papers, day: date = DAY) -> list[EntryView]:
+    edition = make_edition(date=day, papers=list(papers))
     return [entry.view for entry in edition_body(edition).entries]
 
 
@@ -63,6 +63,9 @@ def test_a_resolved_title_links_to_arxiv_and_an_unresolved_one_to_a_title_search
         "https://arxiv.org/search/?query=Quiet+Gradients%3A+%E2%80%9Cwhispers%E2%80%9D+%26+more&searchtype=title"
     )
     assert unresolved.links == ()  # nothing else to open until it is found
+    # Found, but its id belongs to another row (left unmerged): the title still opens the arXiv page found.
+    (duplicate,) = views(make_paper(arxiv_id=None, title="Dup", links={"arxiv": "https://arxiv.org/abs/2603.09999"}), day=date(2025, 3, 15))
+    assert (duplicate.url, duplicate.links) == ("https://arxiv.org/abs/2603.09999", ())
 
 
 def test_links_code_with_stars_project_page_comments_then_the_papers_pages_each_with_its_kind() -> None:
@@ -71,11 +74,11 @@ def test_links_code_with_stars_project_page_comments_then_the_papers_pages_each_
         ("Code · 1.2k ★", "https://github.com/example-lab/folding-maps"),
         ("Project page", "https://example-lab.github.io/folding-maps/"),
         ("12 comments", "https://huggingface.co/papers/2603.04101"),
-        ("arXiv", "https://arxiv.org/abs/2603.04101"),
         ("PDF", "https://arxiv.org/pdf/2603.04101"),
         ("Slides", "https://s.io/x"),
     )
-    assert view.link_kinds == ("code", "project", "page", "arxiv", "pdf", "other")
+    assert view.link_kinds == ("code", "project", "page", "pdf", "other")
+    assert view.url == "https://arxiv.org/abs/2603.04101"  # the title's link, not repeated under it
     assert view.tldr == "Hand-drawn floor plans are enough for a small robot."
 
 
@@ -86,8 +89,8 @@ def test_without_comments_stars_or_a_safe_url_the_links_say_less() -> None:
         rich_paper(arxiv_id="2603.00003", github_repo="javascript:alert(1)", project_page="ftp://x.org/p"),
     )
     assert [label for label, _ in one.links][:3] == ["Code", "Project page", "1 comment"]
-    assert [label for label, _ in none.links] == ["Code", "Paper page", "arXiv", "PDF"]
-    assert [kind for kind in unsafe.link_kinds] == ["page", "arxiv", "pdf"]
+    assert [label for label, _ in none.links] == ["Code", "Paper page", "PDF"]
+    assert [kind for kind in unsafe.link_kinds] == ["page", "pdf"]
 
 
 def test_both_parts_show_the_tldr_and_links_and_the_text_part_the_title_link() -> None:

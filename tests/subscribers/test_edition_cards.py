@@ -11,6 +11,7 @@ outbox; then read as a reader reads it.
 from __future__ import annotations
 
 import email
+import re
 import json
 import uuid
 from datetime import UTC, date, datetime
@@ -134,6 +135,16 @@ def test_a_found_paper_links_to_arxiv_and_a_missed_one_to_an_arxiv_title_search(
     lines = text.splitlines()
     assert lines[lines.index(FOUND) + 1] == "https://arxiv.org/abs/2603.04101"
     assert lines[lines.index(MISSED) + 1] == search
+
+
+def test_the_preheader_names_the_first_paper_and_how_many_follow(sent: dict[str, Message]) -> None:
+    html, text = _part(sent["plain@example.org"], "text/html"), _part(sent["plain@example.org"], "text/plain")
+    lines = text.splitlines()
+    heading = lines.index("TODAY'S TRENDING PAPERS")
+    assert lines[heading + 1].startswith("#1")
+    top = lines[heading + 2]
+    assert top in (FOUND, MISSED)
+    assert re.search(rf'class="tp-preheader"[^>]*>#1 {re.escape(top)}, and 1 more paper\r?\n', html)
 
 
 def test_what_the_lookup_brought_shows_in_both_parts(sent: dict[str, Message]) -> None:
