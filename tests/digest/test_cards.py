@@ -64,7 +64,8 @@ def test_a_resolved_title_links_to_arxiv_and_an_unresolved_one_to_a_title_search
     )
     assert unresolved.links == ()  # nothing else to open until it is found
     # Found, but its id belongs to another row (left unmerged): the title still opens the arXiv page found.
-    (duplicate,) = views(make_paper(arxiv_id=None, title="Dup", links={"arxiv": "https://arxiv.org/abs/2603.09999"}), day=date(2025, 3, 15))
+    found_elsewhere = {"arxiv": "https://arxiv.org/abs/2603.09999"}
+    (duplicate,) = views(make_paper(arxiv_id=None, title="Dup", links=found_elsewhere), day=date(2025, 3, 15))
     assert (duplicate.url, duplicate.links) == ("https://arxiv.org/abs/2603.09999", ())
 
 

@@ -11,8 +11,8 @@ outbox; then read as a reader reads it.
 from __future__ import annotations
 
 import email
-import re
 import json
+import re
 import uuid
 from datetime import UTC, date, datetime
 from email.message import Message
