@@ -66,7 +66,6 @@ class EntryView:
     authors: str
     authors_wrapped: str
     tldr: str
-    tldr_wrapped: str
     url: str | None
     links: tuple[tuple[str, str], ...]
     link_kinds: tuple[str, ...]
@@ -82,6 +81,11 @@ def compact_count(n: int) -> str:
             shown = f"{value:.1f}".removesuffix(".0") if value < 10 else f"{value:.0f}"
             return f"{shown}{suffix}"
     return str(n)
+
+
+def tldr_paragraph(tldr: str) -> str:
+    """The TL;DR line of the text part (``tldr`` as it is shown: plain, or with its matches marked)."""
+    return fill_paragraph(f"TL;DR: {tldr}")
 
 
 def _paper_links(paper: Paper) -> list[tuple[str, str, str]]:
@@ -135,7 +139,6 @@ def _entry_view(entry: EditionEntry) -> EntryView:
         authors=authors_line,
         authors_wrapped=fill_paragraph(authors_line),
         tldr=tldr,
-        tldr_wrapped=fill_paragraph(f"TL;DR: {tldr}") if tldr else "",
         url=_safe_url(paper.link_url) if title else None,
         links=tuple((label, url) for _, label, url in links),
         link_kinds=tuple(kind for kind, _, _ in links),
@@ -186,9 +189,10 @@ def _inline_fragments(fragments: Mapping[str, str], slot: Slots) -> dict[str, st
 
 # --- The per-edition body -----------------------------------------------------------------------------------
 
-# The per-paper parts of a card: ``title`` and ``abstract`` (highlighted in the keyword section), ``why`` (the
-# sentence a keyword matched) and ``actions`` (a reader's own links for the paper; empty unless a sender fills it).
-CARD_SLOTS = frozenset({"title", "abstract", "why", "actions"})
+# The per-paper parts of a card: ``title``, ``tldr`` and ``abstract`` (highlighted in the keyword section), ``why``
+# (the sentence a keyword matched) and ``actions`` (a reader's own links for the paper; empty unless a sender fills
+# it). A card has no ``tldr`` or ``abstract`` slot when the paper has none.
+CARD_SLOTS = frozenset({"title", "tldr", "abstract", "why", "actions"})
 # The per-reader parts of the email; besides these, one ``card_<position>`` slot per paper.
 BODY_SLOTS = frozenset({"preheader", "foryou", "keywords", "footer"})
 TEXT_SLOTS = BODY_SLOTS - {"preheader"}
@@ -284,12 +288,23 @@ def _render_pair(name: str, context: dict[str, Any]) -> tuple[str, str]:
 
 def _entry_fragment(view: EntryView, html_card: str, text_card: str, slot: Slots) -> EntryFragment:
     html_split, text_split = slot.split(html_card), slot.split(text_card)
-    # A paper listed without an abstract has no abstract paragraph, so no slot for it either.
-    expected = CARD_SLOTS if view.abstract else CARD_SLOTS - {"abstract"}
+    expected = CARD_SLOTS - {name for name in ("tldr", "abstract") if not getattr(view, name)}
     if html_split.slots != expected or text_split.slots != expected:
         raise RuntimeError(f"card templates lost a slot: {sorted(html_split.slots)} / {sorted(text_split.slots)}")
-    html_values = {"title": html.escape(view.title), "abstract": html.escape(view.abstract), "why": "", "actions": ""}
-    text_values = {"title": view.title_wrapped, "abstract": view.abstract_wrapped, "why": "", "actions": ""}
+    html_values = {
+        "title": html.escape(view.title),
+        "tldr": html.escape(view.tldr),
+        "abstract": html.escape(view.abstract),
+        "why": "",
+        "actions": "",
+    }
+    text_values = {
+        "title": view.title_wrapped,
+        "tldr": tldr_paragraph(view.tldr),
+        "abstract": view.abstract_wrapped,
+        "why": "",
+        "actions": "",
+    }
     return EntryFragment(
         view=view,
         html=html_split,

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 
-from digest.rendering.body import EditionBody, EntryView
+from digest.rendering.body import EditionBody, EntryView, tldr_paragraph
 from digest.rendering.matches import hidden_sentences
 from digest.rendering.slots import fill_paragraph, wrap_long_lines
 
@@ -99,7 +99,9 @@ def matched_keywords(key: tuple[str, ...], texts: Iterable[str]) -> tuple[str, .
 
 def _why(body: EditionBody, view: EntryView, pattern: re.Pattern[str]) -> tuple[str, str]:
     """(html, text) of the card's "why" line: the abstract's sentences with a keyword the card does not show."""
-    found = hidden_sentences(title=view.title, abstract=view.full_abstract, excerpt=view.abstract, pattern=pattern)
+    found = hidden_sentences(
+        abstract=view.full_abstract, excerpt=view.abstract, elsewhere=(view.title, view.tldr), pattern=pattern
+    )
     if not found:
         return "", ""
     sentences_html = " ".join(f"“{highlight_html(s.text, pattern)}”" for s in found)
@@ -138,6 +140,7 @@ def keyword_section(body: EditionBody, keywords: Iterable[object]) -> tuple[str,
         html_values = {
             **fragment.html_values,
             "title": highlight_html(view.title, pattern),
+            "tldr": highlight_html(view.tldr, pattern),
             "abstract": highlight_html(view.abstract, pattern),
             "why": why_html,
         }
@@ -145,6 +148,7 @@ def keyword_section(body: EditionBody, keywords: Iterable[object]) -> tuple[str,
         text_values = {
             **fragment.text_values,
             "title": fill_paragraph(highlight_text(view.title, pattern)),
+            "tldr": tldr_paragraph(highlight_text(view.tldr, pattern)),
             "abstract": fill_paragraph(highlight_text(view.abstract, pattern)),
             "why": why_text,
         }

@@ -107,14 +107,20 @@ def visible_matches(pattern: re.Pattern[str], *texts: str) -> frozenset[str]:
 
 
 def hidden_sentences(
-    *, title: str, abstract: str, excerpt: str, pattern: re.Pattern[str], limit: int = MAX_SENTENCES
+    *,
+    abstract: str,
+    excerpt: str,
+    elsewhere: tuple[str, ...] = (),
+    pattern: re.Pattern[str],
+    limit: int = MAX_SENTENCES,
 ) -> list[MatchedSentence]:
-    """The sentences of ``abstract`` holding a keyword that neither ``title`` nor the shown ``excerpt`` has.
+    """The sentences of ``abstract`` holding a keyword that neither the shown ``excerpt`` nor the card's other
+    texts (``elsewhere``: its title, its TL;DR) have.
 
     ``abstract`` is the whole abstract on one line (as ``trim_text`` reads it) and ``excerpt`` the start of it a
     card shows, with or without a closing ellipsis.
     """
     shown = excerpt.removesuffix("…")
     return matching_sentences(
-        abstract, pattern, after=len(shown), skip=visible_matches(pattern, title, shown), limit=limit
+        abstract, pattern, after=len(shown), skip=visible_matches(pattern, *elsewhere, shown), limit=limit
     )

@@ -78,19 +78,19 @@ def test_hidden_sentences_only_for_keywords_the_card_does_not_show() -> None:
     excerpt = trim_text(abstract)
     assert "robot" not in excerpt
 
-    (found,) = hidden_sentences(title="Reading plans", abstract=abstract, excerpt=excerpt, pattern=ROBOT)
+    (found,) = hidden_sentences(elsewhere=("Reading plans",), abstract=abstract, excerpt=excerpt, pattern=ROBOT)
     assert found.text == "A robot follows them."
     # In the title or in the excerpt, the card highlights it already: nothing more to show.
-    assert hidden_sentences(title="A robot reads", abstract=abstract, excerpt=excerpt, pattern=ROBOT) == []
+    assert hidden_sentences(elsewhere=("A robot reads",), abstract=abstract, excerpt=excerpt, pattern=ROBOT) == []
     early = f"A robot reads. {abstract}"
-    assert hidden_sentences(title="Plans", abstract=early, excerpt=trim_text(early), pattern=ROBOT) == []
+    assert hidden_sentences(elsewhere=("Plans",), abstract=early, excerpt=trim_text(early), pattern=ROBOT) == []
 
 
 def test_a_match_cut_by_the_excerpt_counts_as_hidden() -> None:
     abstract = "x " * 205 + "the robots read plans."
     excerpt = trim_text(abstract)
     assert "robot" not in excerpt
-    (found,) = hidden_sentences(title="", abstract=abstract, excerpt=excerpt, pattern=ROBOT)
+    (found,) = hidden_sentences(abstract=abstract, excerpt=excerpt, pattern=ROBOT)
     assert "robots read plans." in found.text
 
 

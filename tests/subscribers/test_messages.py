@@ -241,3 +241,21 @@ def test_list_id_quotes_a_name_with_specials(edition: Edition, settings) -> None
     message = edition_message(edition_body(edition), subscriber())
     assert message.extra_headers["List-Id"] == '"Papers, daily: the best" <papers-daily-the-best.example.org>'
     assert message.extra_headers["Feedback-ID"].endswith(":newsletter:papers-daily-the-best")
+
+
+def test_keyword_cards_highlight_the_tldr_and_show_a_late_match_only_when_nothing_else_shows_it() -> None:
+    late = "Plans are drawn by hand and scanned at low resolution. " * 28 + "A wheeled robot then reads them."
+    told = make_paper(title="Reading plans", abstract=late, ai_summary="A small robot reads plans.")
+    untold = make_paper(title="Scanning plans", abstract=late)
+    edition = make_edition(date=DAY, papers=[told, untold])
+    message = edition_message(edition_body(edition), subscriber(keywords=["robot"]))
+    html = html_of(message)
+    section = html[html.index("Matching your keywords") : html.index("s trending papers")]
+
+    first, second = section.split("Scanning plans")
+    assert "A small <mark" in first and ">robot</mark> reads plans." in first
+    assert "Matched in the abstract" not in first  # the TL;DR shows the match already
+    assert "Matched in the abstract" in second and ">robot</mark> then reads them.”" in second
+    text = message.body
+    assert "TL;DR: A small *robot* reads plans." in text
+    assert text.count("Matched in the abstract: “A wheeled *robot* then reads them.”") == 1
