@@ -178,6 +178,8 @@ NEWSLETTER_SEND_HOUR = read_int("SEND_HOUR")
 NEWSLETTER_WINDOW_DAYS = read_int("TRENDING_WINDOW_DAYS")
 NEWSLETTER_TOP_N = read_int("TRENDING_TOP_N")
 NEWSLETTER_APPROVAL_REQUIRED = read_bool("APPROVAL_REQUIRED")
+# Weekends repeat Friday's list: a daily edition with no page ingested since the previous one is skipped.
+NEWSLETTER_SKIP_STALE_DAILY = read_bool("SKIP_STALE_DAILY")
 NEWSLETTER_SEND_CHUNK_SIZE = read_int("SEND_CHUNK_SIZE")
 # At-least-once (True) re-sends a delivery whose fate is unknown after a crash; at-most-once (False) does not.
 NEWSLETTER_RESEND_AMBIGUOUS = read_bool("RESEND_AMBIGUOUS")

@@ -60,6 +60,16 @@ NEWSLETTER = (
         production="0",
     ),
     Variable(
+        name="SKIP_STALE_DAILY",
+        kind=Kind.BOOL,
+        default=True,
+        meaning="On: a daily edition is not sent when no page was ingested since the previous daily edition was built "
+        "(the source publishes on weekdays only, so weekends would repeat Friday's list). Off: it goes out every day. "
+        "`send_edition --allow-stale` sends one anyway. An edition with no papers is never sent either way.",
+        readers=(Reader.WORKER, Reader.WEB, Reader.COMMANDS),
+        group=Group.NEWSLETTER,
+    ),
+    Variable(
         name="WEEKLY_WEEKDAY",
         kind=Kind.INT,
         default=0,

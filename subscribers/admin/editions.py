@@ -20,6 +20,7 @@ from digest import edition_states
 from digest.admin.editions import Button, EditionAdmin, Moves
 from digest.models import Edition
 from digest.rendering.keywords import clean_keywords
+from digest.sendable import edition_sendability
 from subscribers.admin.brake import RESUME_PERMISSION, released_text, resume_and_log
 from subscribers.brake import BrakeState, BrakeStateError, brake_enforce, brake_state
 from subscribers.curation import edition_send_queue
@@ -91,6 +92,9 @@ class EditionDeliveryAdmin(EditionAdmin):
         state = brake_enforce(now=timezone.now())
         if state.paused:
             raise edition_states.EditionStateError(f"{state.reason} Resume sending first.")
+        verdict = edition_sendability(edition=edition)
+        if not verdict.ok:
+            raise edition_states.EditionStateError(f"Not sent: {verdict.reason}")
         if edition.status in edition_states.APPROVABLE:
             # "Send now" on a draft is the curator's approval too; it is logged as part of this move.
             edition_states.edition_approve(edition=edition, user=_staff(request))

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 
 from digest.edition_states import SENDABLE, edition_auto_approve
-from digest.models import Edition, EditionEntry, Frequency
+from digest.models import Edition, Frequency
+from digest.sendable import edition_sendability
 from digest.trending import EditionFrozenError, edition_build
 from subscribers.brake import brake_enforce
 from subscribers.delivery.fanout import Batch, deliveries_fan_out
@@ -45,6 +46,7 @@ def edition_build_if_due(*, frequency: str, now: datetime) -> Edition | None:
     if frequency == Frequency.WEEKLY and today.weekday() != settings.NEWSLETTER_WEEKLY_WEEKDAY:
         return None
     edition = Edition.objects.filter(date=today, frequency=frequency).first()
+    built = edition is None
     if edition is None:
         try:
             edition = edition_build(date=today, frequency=frequency)
@@ -52,7 +54,12 @@ def edition_build_if_due(*, frequency: str, now: datetime) -> Edition | None:
             edition = exc.edition
         logger.info("built %s", edition)
     if not settings.NEWSLETTER_APPROVAL_REQUIRED and edition.status == Edition.Status.DRAFT:
-        edition = edition_auto_approve(edition=edition, now=now)
+        # An empty or stale edition stays a draft (out of the archive too); a curator may still look at it.
+        verdict = edition_sendability(edition=edition)
+        if verdict.ok:
+            edition = edition_auto_approve(edition=edition, now=now)
+        elif built:
+            logger.info("not approving %s: %s", edition, verdict.reason)
     return edition
 
 
@@ -68,9 +75,11 @@ def newest_sendable_edition(*, frequency: str, now: datetime) -> Edition | None:
         .order_by("-date")
         .first()
     )
-    if edition is not None and not EditionEntry.objects.filter(edition=edition).exists():
-        logger.warning("%s has no papers: not sending an empty newsletter", edition)
-        return None
+    if edition is not None:
+        verdict = edition_sendability(edition=edition)
+        if not verdict.ok:
+            logger.warning("skipping %s: %s", edition, verdict.reason)
+            return None
     return edition
 
 

@@ -251,3 +251,26 @@ def test_send_now_approves_a_draft_and_queues_it_through_the_real_sending_path(
     with django_capture_on_commit_callbacks(execute=True):
         move(root_client, edition, "send_now")
     assert mail.outbox == []
+
+
+def test_send_now_refuses_an_empty_edition_and_a_stale_daily_one(
+    root_client: Client, settings, trending, tomorrow, django_capture_on_commit_callbacks
+) -> None:
+    settings.NEWSLETTER_SKIP_STALE_DAILY = True
+    make_subscriber()
+    empty = make_edition(date=tomorrow)
+    with django_capture_on_commit_callbacks(execute=True):
+        page = move(root_client, empty, "send_now").content.decode()
+    assert "has no papers: an empty newsletter is never sent" in html.unescape(page)
+
+    # Yesterday's edition went out after every page was ingested: tomorrow's would repeat its list.
+    make_edition(date=tomorrow - timedelta(days=1), papers=trending, status="sent", built_at=timezone.now())
+    stale = make_edition(date=tomorrow + timedelta(days=1), papers=trending)
+    with django_capture_on_commit_callbacks(execute=True):
+        page = move(root_client, stale, "send_now").content.decode()
+    assert "list: no page was ingested since that edition was built" in html.unescape(page)
+    assert mail.outbox == []
+    assert not Delivery.objects.exists()
+    for edition in (empty, stale):
+        edition.refresh_from_db()
+        assert edition.status == Edition.Status.DRAFT

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from config.dates import cli_date
 from digest.edition_states import STOPPED
 from digest.models import Edition, Frequency
+from digest.sendable import Unsendable, edition_sendability
 from subscribers.brake import Level, brake_enforce, brake_override, brake_state
 from subscribers.delivery.operator import edition_send_now, edition_send_plan, edition_send_prepare
 from subscribers.tasks.sending import enqueue_batches
@@ -20,8 +21,9 @@ class Command(BaseCommand):
     help = (
         "Send an edition to every active subscriber who has not had it, now (ignoring send hour and time zones). "
         "In this process with a progress bar by default; --enqueue hands the chunks to the Celery workers. "
-        "Idempotent: a re-run sends only what is still unsent. Refuses (exit status 1) while the complaint-rate "
-        "brake has paused sending, unless given --force."
+        "Idempotent: a re-run sends only what is still unsent. Refuses (exit status 1) an edition with no papers, "
+        "a daily edition with no page ingested since the previous one (unless given --allow-stale), and anything "
+        "while the complaint-rate brake has paused sending (unless given --force)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,11 +38,22 @@ class Command(BaseCommand):
             "everything else until a curator resumes it in the admin).",
         )
 
+        parser.add_argument(
+            "--allow-stale",
+            action="store_true",
+            help="Send a daily edition even though no page was ingested since the previous one (it repeats that "
+            "list). An edition with no papers is never sent.",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         day = options["date"] or timezone.now().date()
         edition = Edition.objects.filter(date=day, frequency=options["frequency"]).first()
         if edition is None:
             raise CommandError(f"No {options['frequency']} edition for {day}: run build_edition first.")
+        verdict = edition_sendability(edition=edition, allow_stale=options["allow_stale"])
+        if not verdict.ok:
+            hint = " Pass --allow-stale to send it anyway." if verdict.problem is Unsendable.STALE else ""
+            raise CommandError(f"Not sending: {verdict.reason}{hint}")
         edition = self._brake(edition, force=options["force"], dry_run=options["dry_run"])
         if edition.status in STOPPED:
             raise CommandError(f"{edition} is {edition.status}: set it back to draft or approve it first.")

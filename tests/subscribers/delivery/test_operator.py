@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from digest.models import Edition
 from subscribers.delivery.body import clear_body_cache
-from subscribers.models import Subscriber
+from subscribers.models import Delivery, Subscriber
 from tests.factories import make_edition, make_seen_paper
 from tests.subscribers.delivery.helpers import TODAY, sent_to
 from tests.subscribers.factories import make_subscriber
@@ -38,6 +40,36 @@ def test_send_edition_sends_a_draft_when_asked_by_name_and_is_idempotent(db, cap
 
 
 def test_send_edition_refuses_a_held_edition(db) -> None:
-    make_edition(date=TODAY, status=Edition.Status.HELD)
+    make_edition(date=TODAY, papers=[make_seen_paper(listed_date=TODAY)], status=Edition.Status.HELD)
     with pytest.raises(CommandError, match="held"):
         call_command("send_edition", "--date", TODAY.isoformat())
+
+
+def test_send_edition_refuses_an_empty_edition_with_exit_status_1_and_sends_nothing(db) -> None:
+    edition = make_edition(date=TODAY, status=Edition.Status.APPROVED)
+    make_subscriber()
+    for extra in ([], ["--allow-stale"], ["--force"], ["--enqueue"]):
+        # manage.py prints a CommandError and exits with its returncode (run_from_argv closes the test's database
+        # connection, so the command is called directly here).
+        with pytest.raises(CommandError, match="has no papers: an empty newsletter is never sent") as refused:
+            call_command("send_edition", "--date", TODAY.isoformat(), *extra)
+        assert refused.value.returncode == 1
+    assert mail.outbox == []
+    assert not Delivery.objects.exists()
+    edition.refresh_from_db()
+    assert edition.status == Edition.Status.APPROVED and edition.send_started_at is None
+
+
+def test_send_edition_refuses_a_stale_daily_edition_unless_allowed(db, settings, capsys) -> None:
+    settings.NEWSLETTER_SKIP_STALE_DAILY = True
+    clear_body_cache()
+    paper = make_seen_paper(listed_date=TODAY)  # its page was ingested before either edition was built
+    make_edition(date=TODAY, papers=[paper], status=Edition.Status.SENT, built_at=timezone.now())
+    tomorrow = TODAY + timedelta(days=1)
+    make_edition(date=tomorrow, papers=[paper], status=Edition.Status.APPROVED)
+    reader = make_subscriber()
+    with pytest.raises(CommandError, match=r"would repeat 2025-03-14's list.*--allow-stale"):
+        call_command("send_edition", "--date", tomorrow.isoformat())
+    assert mail.outbox == []
+    call_command("send_edition", "--date", tomorrow.isoformat(), "--allow-stale")
+    assert sent_to() == Counter({reader.email: 1})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 
 from digest.models import Edition, Frequency
 from subscribers.delivery.schedule import newsletter_tick, subscriber_due
@@ -62,10 +63,41 @@ def test_tick_sends_weekly_subscribers_the_weekly_edition_on_its_day(db, setting
     assert by_edition == {Frequency.DAILY: [[daily.pk]], Frequency.WEEKLY: [[weekly.pk]]}
 
 
-def test_an_empty_edition_is_not_sent(db, settings) -> None:
+def test_an_empty_edition_is_not_sent(db, settings, caplog) -> None:
     settings.NEWSLETTER_SEND_HOUR = 7
+    settings.NEWSLETTER_APPROVAL_REQUIRED = False
     make_subscriber()
     assert newsletter_tick(now=datetime(2025, 3, 14, 7, 0, tzinfo=UTC)) == []
+    assert Edition.objects.get(date=TODAY).status == Edition.Status.DRAFT  # not approved, so not in the archive
+    assert "has no papers" in caplog.text
+    assert not Delivery.objects.exists()
+
+
+@pytest.mark.parametrize(("skip_stale", "days_sent"), [(True, [14, 17]), (False, [14, 15, 16, 17])])
+def test_the_weekend_repeats_nothing_unless_the_setting_is_off(
+    db, settings, caplog, skip_stale: bool, days_sent: list[int]
+) -> None:
+    """Friday's page, then nothing until Monday's (the source publishes on weekdays): a tick each morning."""
+    settings.NEWSLETTER_SEND_HOUR = 7
+    settings.NEWSLETTER_APPROVAL_REQUIRED = False
+    settings.NEWSLETTER_SKIP_STALE_DAILY = skip_stale
+    settings.NEWSLETTER_WEEKLY_WEEKDAY = 2  # no weekly edition in the way
+    reader = make_subscriber(time_zone="UTC")
+    for day in (14, 15, 16, 17):  # Friday 14 March 2025 to Monday
+        if day in (14, 17):
+            with time_machine.travel(datetime(2025, 3, day, 5, 0, tzinfo=UTC), tick=False):
+                make_seen_paper(listed_date=date(2025, 3, day), upvotes=10)
+        now = datetime(2025, 3, day, 7, 5, tzinfo=UTC)
+        with time_machine.travel(now, tick=False):
+            newsletter_tick(now=now)
+            newsletter_tick(now=now + timedelta(minutes=5))  # later ticks that morning change nothing
+
+    sent = Delivery.objects.filter(subscriber=reader).order_by("edition__date").values_list("edition__date", flat=True)
+    assert [d.day for d in sent] == days_sent
+    if skip_stale:
+        saturday = Edition.objects.get(date=date(2025, 3, 15), frequency=Frequency.DAILY)
+        assert saturday.status == Edition.Status.DRAFT
+        assert "would repeat 2025-03-14's list" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,66 @@
+"""Whether an edition may go out at all: never empty, never stale.
+
+One rule for every way an edition is sent (the beat tick, ``send_edition``, the admin's "send now"):
+
+- **empty**: an edition with no papers is never sent, whatever anyone asks;
+- **stale** (daily editions only, while ``SKIP_STALE_DAILY`` is on): no page listing papers was ingested since the
+  previous daily edition was built. The source publishes on weekdays only, so Saturday's and Sunday's editions would
+  repeat Friday's list; they are skipped instead. "Previous" is the latest earlier daily edition that went out or was
+  signed off to go (approved, sending, sent): a skipped weekend draft does not count, so Monday compares with Friday.
+
+Ingestion time, not the page's listed day, decides: a page listing Friday that arrives on Saturday morning is news
+to the readers who got Friday's edition built before it arrived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.conf import settings
+
+from digest.edition_states import SENDABLE
+from digest.models import Appearance, Edition, EditionEntry, Frequency
+
+
+class Unsendable(StrEnum):
+    EMPTY = "empty"
+    STALE = "stale"
+
+
+@dataclass(frozen=True, slots=True)
+class Sendability:
+    problem: Unsendable | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def previous_edition(*, edition: Edition) -> Edition | None:
+    """The latest earlier edition of the same frequency that went out or was signed off to go."""
+    return (
+        Edition.objects.filter(frequency=edition.frequency, date__lt=edition.date, status__in=SENDABLE)
+        .order_by("-date")
+        .first()
+    )
+
+
+def edition_sendability(*, edition: Edition, allow_stale: bool = False) -> Sendability:
+    """May ``edition`` be sent? Two or three small queries. ``allow_stale``: an operator sends a stale one by name."""
+    if not EditionEntry.objects.filter(edition=edition).exists():
+        return Sendability(Unsendable.EMPTY, f"{edition} has no papers: an empty newsletter is never sent.")
+    if allow_stale or edition.frequency != Frequency.DAILY or not settings.NEWSLETTER_SKIP_STALE_DAILY:
+        return Sendability()
+    previous = previous_edition(edition=edition)
+    if previous is None:
+        return Sendability()
+    since = previous.built_at or previous.created_at
+    if Appearance.objects.filter(document__created_at__gt=since).exists():
+        return Sendability()
+    return Sendability(
+        Unsendable.STALE,
+        f"{edition} would repeat {previous.date:%Y-%m-%d}'s list: no page was ingested since that edition was built "
+        f"({since:%Y-%m-%d %H:%M} UTC; the source publishes on weekdays only).",
+    )
