@@ -9,16 +9,24 @@
 
 from __future__ import annotations
 
-from digest.rendering.archive import edition_archive_html, edition_public_parts, edition_snapshot
+from digest.rendering.archive import (
+    ArchivePage,
+    edition_archive_html,
+    edition_archive_page,
+    edition_public_parts,
+    edition_snapshot,
+)
 from digest.rendering.body import EditionBody, archive_url, edition_body, edition_subject
 from digest.rendering.keywords import clean_keywords, keyword_section, normalize_keywords
 from digest.rendering.slots import wrap_long_lines
 
 __all__ = [
+    "ArchivePage",
     "EditionBody",
     "archive_url",
     "clean_keywords",
     "edition_archive_html",
+    "edition_archive_page",
     "edition_body",
     "edition_public_parts",
     "edition_snapshot",
