@@ -1,5 +1,6 @@
 // Reads an email's HTML on stdin, prints the caniemail issues for the given client globs as JSON:
-// {"errors": {client: [{"title", "support", "notes"}]}, "warnings": {...}}.
+// {"errors": {client: [{"title", "support", "notes", "line", "column"}]}, "warnings": {...}}, where line and column
+// (1-based) are where the flagged element's start tag begins.
 import { readFileSync } from "node:fs";
 import { caniemail } from "caniemail";
 
@@ -10,7 +11,13 @@ const flat = (map) =>
   Object.fromEntries(
     [...map].map(([client, list]) => [
       client,
-      list.map(({ title, support, notes }) => ({ title, support, notes })),
+      list.map(({ title, support, notes, position }) => ({
+        title,
+        support,
+        notes,
+        line: position?.start?.line ?? null,
+        column: position?.start?.column ?? null,
+      })),
     ]),
   );
 process.stdout.write(JSON.stringify({ errors: flat(issues.errors), warnings: flat(issues.warnings) }));
