@@ -8,8 +8,9 @@ One rule for every way an edition is sent (the beat tick, ``send_edition``, the 
   repeat Friday's list; they are skipped instead. "Previous" is the latest earlier daily edition that went out or was
   signed off to go (approved, sending, sent): a skipped weekend draft does not count, so Monday compares with Friday.
 
-Ingestion time, not the page's listed day, decides: a page listing Friday that arrives on Saturday morning is news
-to the readers who got Friday's edition built before it arrived.
+A page is new when it was ingested after the previous edition was built (a page listing Friday that arrives on
+Saturday morning is news to the readers of Friday's edition, built before it came), or when it lists a day after the
+previous edition's and not after this one's (editions built after the fact, from pages ingested all at once).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from django.conf import settings
+from django.db.models import Q
 
 from digest.edition_states import SENDABLE
 from digest.models import Appearance, Edition, EditionEntry, Frequency
@@ -57,7 +59,8 @@ def edition_sendability(*, edition: Edition, allow_stale: bool = False) -> Senda
     if previous is None:
         return Sendability()
     since = previous.built_at or previous.created_at
-    if Appearance.objects.filter(document__created_at__gt=since).exists():
+    new_page = Q(document__created_at__gt=since) | Q(listed_date__gt=previous.date, listed_date__lte=edition.date)
+    if Appearance.objects.filter(new_page).exists():
         return Sendability()
     return Sendability(
         Unsendable.STALE,

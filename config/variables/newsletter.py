@@ -63,8 +63,9 @@ NEWSLETTER = (
         name="SKIP_STALE_DAILY",
         kind=Kind.BOOL,
         default=True,
-        meaning="On: a daily edition is not sent when no page was ingested since the previous daily edition was built "
-        "(the source publishes on weekdays only, so weekends would repeat Friday's list). Off: it goes out every day. "
+        meaning="On: a daily edition is not sent when no page was ingested since the previous daily edition was built, "
+        "nor lists a later day (the source publishes on weekdays only, so weekends would repeat Friday's list). Off: "
+        "it goes out every day. "
         "`send_edition --allow-stale` sends one anyway. An edition with no papers is never sent either way.",
         readers=(Reader.WORKER, Reader.WEB, Reader.COMMANDS),
         group=Group.NEWSLETTER,

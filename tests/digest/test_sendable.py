@@ -86,3 +86,21 @@ def test_the_setting_turns_the_stale_rule_off_and_weekly_editions_never_have_it(
 
     settings.NEWSLETTER_SKIP_STALE_DAILY = False
     assert edition_sendability(edition=friday).ok
+
+
+def test_editions_built_after_the_fact_follow_the_days_their_pages_list(db) -> None:
+    """Pages of a whole week ingested at once, editions built afterwards: each weekday is news, Saturday is not."""
+    with time_machine.travel(at(MONDAY, 5), tick=False):
+        for day in (THURSDAY, FRIDAY):
+            make_seen_paper(listed_date=day, upvotes=3)
+    thursday = build(THURSDAY, status=Edition.Status.DRAFT)
+    assert edition_sendability(edition=thursday).ok
+    Edition.objects.filter(pk=thursday.pk).update(status=Edition.Status.SENT, built_at=at(MONDAY, 9))
+    friday = build(FRIDAY, status=Edition.Status.DRAFT)
+    Edition.objects.filter(pk=friday.pk).update(built_at=at(MONDAY, 9))
+    friday.refresh_from_db()
+    assert edition_sendability(edition=friday).ok
+    Edition.objects.filter(pk=friday.pk).update(status=Edition.Status.SENT)
+    saturday = build(SATURDAY, status=Edition.Status.DRAFT)
+    Edition.objects.filter(pk=saturday.pk).update(built_at=at(MONDAY, 9))
+    assert edition_sendability(edition=saturday).problem is Unsendable.STALE
