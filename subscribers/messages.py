@@ -1,7 +1,8 @@
 """The edition for one reader: the shared body (``digest.rendering``) with this reader's slots filled.
 
 The body is rendered once per edition; here each recipient only gets their keyword section (cached per keyword set
-on the body) and their own footer links pasted into its slots: no query and no template rendering per recipient.
+on the body) and their own footer links pasted into its slots, and their click token into the tracked paper links:
+no query and no template rendering per recipient.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from anymail.message import AnymailMessage
 
 from digest.rendering.body import EditionBody
 from digest.rendering.keywords import keyword_section
+from subscribers.clicks.tokens import make_click_token
 from subscribers.emails import RenderedEmail, build_message
 from subscribers.headers import edition_headers
 from subscribers.links import subscribed_links
@@ -59,7 +61,12 @@ def edition_message(
         "keywords": keywords_text,
         "footer": body.footer_text.fill(links),
     }
-    rendered = RenderedEmail(subject=body.subject, text=body.text.fill(text_values), html=body.html.fill(html_values))
+    html_doc, text_doc = body.html.fill(html_values), body.text.fill(text_values)
+    if body.recipient_mark:
+        # Tracked paper links (subscribers.clicks.emailed): this reader's click token in every one of them.
+        token = make_click_token(subscriber_id=subscriber.pk, edition_id=body.edition_id)
+        html_doc, text_doc = html_doc.replace(body.recipient_mark, token), text_doc.replace(body.recipient_mark, token)
+    rendered = RenderedEmail(subject=body.subject, text=text_doc, html=html_doc)
     return build_message(
         rendered=rendered,
         to=subscriber.email,

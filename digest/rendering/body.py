@@ -3,14 +3,20 @@
 ``edition_body(edition)`` renders the templates, inlines CSS and wraps long lines once, leaving named slots for the
 keyword section and the footer links. Filling them (``subscribers.messages``) needs no query, no template and no CSS
 work per recipient, so one process builds thousands of messages a second.
+
+A sender may pass ``wrap_link``: every paper link a card shows (``EntryView.url`` and ``EntryView.links``, wherever
+the card, its "For you" line or the keyword section repeats them) is then the href it returns for that link, and
+``recipient_mark`` names a string in those hrefs the sender replaces per recipient in the finished message. This
+module knows nothing of what the wrapping is for (``subscribers.clicks`` uses it for click tracking).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +122,28 @@ def _paper_links(paper: Paper) -> list[tuple[str, str, str]]:
             links.append((kind, label, url))
             known.add(url)
     return links
+
+
+@dataclass(frozen=True, slots=True)
+class PaperLink:
+    """One paper link as a card shows it, before a sender wraps it."""
+
+    paper_id: int
+    kind: str  # "title" for the title's link, else its ``EntryView.link_kinds`` ("page", "pdf", "code", ...)
+    url: str
+
+
+LinkWrapper = Callable[[PaperLink], str]
+
+
+def wrap_links(view: EntryView, wrap: LinkWrapper) -> EntryView:
+    """``view`` with each of its paper links replaced by the href ``wrap`` gives for it."""
+    url = wrap(PaperLink(view.paper_id, "title", view.url)) if view.url else view.url
+    links = tuple(
+        (label, wrap(PaperLink(view.paper_id, kind, target)))
+        for (label, target), kind in zip(view.links, view.link_kinds, strict=True)
+    )
+    return dataclasses.replace(view, url=url, links=links)
 
 
 def _entry_view(entry: EditionEntry) -> EntryView:
@@ -254,6 +282,8 @@ class EditionBody:
     why_text: Slotted
     entries: tuple[EntryFragment, ...]
     tags: tuple[str, ...] = ()
+    # A string inside the paper links' hrefs that the sender replaces per recipient ("" when links are plain).
+    recipient_mark: str = ""
     # Keyword sections already rendered for this edition, per distinct keyword set (see rendering.keywords).
     keyword_cache: OrderedDict[tuple[str, ...], tuple[str, str]] = field(default_factory=OrderedDict)
 
@@ -316,10 +346,16 @@ def _entry_fragment(view: EntryView, html_card: str, text_card: str, slot: Slots
     )
 
 
-def edition_body(edition: Edition) -> EditionBody:
-    """Render the shared parts of ``edition`` once: about two queries and two CSS-inlining passes."""
+def edition_body(edition: Edition, *, wrap_link: LinkWrapper | None = None, recipient_mark: str = "") -> EditionBody:
+    """Render the shared parts of ``edition`` once: about two queries and two CSS-inlining passes.
+
+    ``wrap_link`` gives the href of each paper link (plain links without it); ``recipient_mark`` is what a sender
+    replaces in them per recipient.
+    """
     slot = Slots()
     views = [_entry_view(entry) for entry in _entries(edition)]
+    if wrap_link is not None:
+        views = [wrap_links(view, wrap_link) for view in views]
     date_label = f"{edition.date:%A} {edition.date.day} {edition.date:%B %Y}"
     weekly = edition.frequency == Frequency.WEEKLY
     context: dict[str, Any] = {
@@ -390,6 +426,7 @@ def edition_body(edition: Edition) -> EditionBody:
         why_text=slot.split(texts["why"].strip()),
         entries=entries,
         tags=("edition", f"edition-{edition.frequency}"),
+        recipient_mark=recipient_mark,
     )
     cards = {entry.slot for entry in entries}
     if body.html.slots != BODY_SLOTS | cards or body.text.slots != TEXT_SLOTS | cards:

@@ -65,6 +65,11 @@ def _from_database(edition_id: int) -> LinkTable:
     return {number: TrackedLink(number, paper_id, kind, url) for number, paper_id, kind, url in rows}
 
 
+def edition_links_stored(*, edition_id: int) -> LinkTable:
+    """The edition's link table as the database holds it now (one query; what a new rendering numbers after)."""
+    return _from_database(edition_id)
+
+
 def _cache_set(edition_id: int, table: LinkTable) -> None:
     try:
         cache.set(_cache_key(edition_id), table, CACHE_SECONDS)

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from digest.models import Edition
 from subscribers.delivery.body import clear_body_cache
 from subscribers.delivery.chunk import chunk_claim, chunk_send
-from subscribers.models import Delivery, Subscriber
+from subscribers.models import Delivery, EditionLink, Subscriber
 from tests.subscribers.delivery.helpers import NOON, fan_out, not_connected, read_timeout, sent_to, ses_error
 from tests.subscribers.factories import make_subscriber
 
@@ -160,6 +160,7 @@ def test_a_timeout_in_flight_is_ambiguous_and_the_setting_decides_a_resend(
 def queries_for_chunk(edition: Edition, size: int) -> int:
     ids = fan_out(edition, [make_subscriber(keywords=["paper"]) for _ in range(size)])
     clear_body_cache()
+    EditionLink.objects.all().delete()  # both runs render the body as the first chunk of a send does
     with CaptureQueriesContext(connection) as captured:
         assert chunk_send(edition_id=edition.pk, subscriber_ids=ids).sent == size
     return len(captured)
@@ -171,5 +172,6 @@ def test_queries_per_chunk_do_not_grow_with_chunk_size(edition: Edition, postgre
     assert small == large, (small, large)
     # 12, 2 for personalising (the representation's version and the readers' earlier deliveries; no
     # representation here; tests/subscribers/test_personal_send.py counts a chunk with profiles) and 2 for the
-    # complaint-rate brake's checkpoint (subscribers/brake.py).
-    assert large <= 16
+    # complaint-rate brake's checkpoint (subscribers/brake.py), 3 for the edition's link table written with the body
+    # (subscribers/clicks/emailed.py: read, insert, read back; a later body of the edition reads it only).
+    assert large <= 16 + 3
