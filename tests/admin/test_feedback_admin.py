@@ -29,7 +29,7 @@ def test_the_edition_page_shows_votes_up_and_down_per_paper(root_client: Client,
     Vote.objects.create(subscriber=readers[0], paper=papers[2], value=-1)
     response = root_client.get(reverse("admin:digest_edition_change", args=[edition.pk]))
     assert response.status_code == 200
-    assert response.context["votes"] == [
+    assert [(p.position, p.title, p.more, p.less) for p in response.context["papers"]] == [
         (1, "Voted paper 0", 3, 1),
         (2, "Voted paper 1", 0, 0),
         (3, "Voted paper 2", 0, 1),

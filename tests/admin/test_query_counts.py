@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from digest.models import Appearance, DigestDocument, Edition, EditionEntry, Paper, Source
-from subscribers.models import Delivery, Subscriber, Suppression, TrackingEvent
+from subscribers.models import Click, Delivery, Subscriber, Suppression, TrackingEvent
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
@@ -180,4 +180,52 @@ def test_dashboard_queries_do_not_grow_with_rows(root_client: Client) -> None:
     with_10 = count_queries(root_client, reverse("admin-dashboard"))
     add_editions(20)
     add_subscribers(990)
+    assert count_queries(root_client, reverse("admin-dashboard")) == with_10
+
+
+def add_clicks(edition: Edition, papers: list[Paper], readers: list[Subscriber]) -> None:
+    """A counted click by each reader on one paper each, and a scanner's flagged click beside each."""
+    now = timezone.now()
+    Click.objects.bulk_create(
+        Click(
+            subscriber=reader, edition=edition, paper=papers[i % len(papers)], kind=kind, first_at=now, last_at=now,
+            count=1, counted_at=now if kind == "arxiv" else None, flag_reason="" if kind == "arxiv" else "window",
+        )
+        for i, reader in enumerate(readers)
+        for kind in ("arxiv", "pdf")
+    )  # fmt: skip
+
+
+def test_edition_page_click_figures_do_not_grow_with_papers_or_clicks(root_client: Client) -> None:
+    def edition_with(count: int) -> Edition:
+        edition = Edition.objects.create(date=TODAY + timedelta(days=_n()), status="sent")
+        papers = add_papers(count)
+        EditionEntry.objects.bulk_create(
+            EditionEntry(edition=edition, paper=p, position=i) for i, p in enumerate(papers, start=1)
+        )
+        readers = add_subscribers(count)
+        Delivery.objects.bulk_create(Delivery(edition=edition, subscriber=s, status="delivered") for s in readers)
+        add_clicks(edition, papers, readers)
+        return edition
+
+    small, large = edition_with(10), edition_with(1000)
+    count_queries(root_client, reverse("admin:digest_edition_change", args=[small.pk]))  # content types, cached
+    with_10 = count_queries(root_client, reverse("admin:digest_edition_change", args=[small.pk]))
+    with_1000 = count_queries(root_client, reverse("admin:digest_edition_change", args=[large.pk]))
+    assert with_10 == with_1000
+
+
+def test_dashboard_click_rates_do_not_grow_with_editions_or_clicks(root_client: Client) -> None:
+    def sent_editions(count: int) -> None:
+        papers = add_papers(2)
+        readers = add_subscribers(2)
+        for edition in Edition.objects.bulk_create(
+            Edition(date=TODAY - timedelta(days=_n()), status="sent") for _ in range(count)
+        ):
+            Delivery.objects.bulk_create(Delivery(edition=edition, subscriber=s, status="delivered") for s in readers)
+            add_clicks(edition, papers, readers)
+
+    sent_editions(10)
+    with_10 = count_queries(root_client, reverse("admin-dashboard"))
+    sent_editions(990)
     assert count_queries(root_client, reverse("admin-dashboard")) == with_10
