@@ -4,14 +4,14 @@
         .venv/bin/python bench/clicks.py [--rate 300] [--seconds 25] [--workers 2] [--threads 1] \\
             [--lock-db] [--saturate 10]
 
-The bench makes its own database (``bench_clicks``, dropped at the end unless ``--keep-db``) with an edition of
-10 papers x 5 links already sent to ``--readers`` readers two hours ago, and its link table recorded as the sender
-records it (database + cache). It starts gunicorn as deployed (``-c python:config.gunicorn``), a Celery worker on
-the transactional queue and beat (which drains the click stream every ``CLICK_DRAIN_SECONDS``), then a client
-process fires ``--rate`` requests a second for ``--seconds`` seconds at fixed times (open loop: a slow answer does
-not slow the schedule, and latency counts from the scheduled moment, so queueing shows up in the figures). Each
-request is a new connection, as a click from a mail app is. A few are HEADs and a few carry a scanner's
-User-Agent; some repeat an earlier reader's link.
+The bench makes its own database (``<DATABASE_URL's name>_bench_clicks``, dropped at the end unless ``--keep-db``)
+with an edition of 10 papers x 5 links already sent to ``--readers`` readers two hours ago, and its link table
+recorded by the sender's own rendering (``subscribers.clicks.emailed``: database + cache). It starts gunicorn as
+deployed (``-c python:config.gunicorn``), a Celery worker on the transactional queue and beat (which drains the
+click stream every ``CLICK_DRAIN_SECONDS``), then a client process fires ``--rate`` requests a second for
+``--seconds`` seconds at fixed times (open loop: a slow answer does not slow the schedule, and latency counts from
+the scheduled moment, so queueing shows up in the figures). Each request is a new connection, as a click from a mail
+app is. A few are HEADs and a few carry a scanner's User-Agent; some repeat an earlier reader's link.
 
 ``--lock-db`` holds an exclusive lock on the click tables for the whole load, as a database stalled by a long
 migration or a vacuum would: the redirect must not notice, and the drain must catch up afterwards.
@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.services import free_port, wait_for_port  # noqa: E402
 
-BENCH_DB = "bench_clicks"
+BENCH_DB = "bench_clicks"  # prefixed with DATABASE_URL's own database name, so helpers sharing a server never clash
 PAPERS, KINDS = 10, ("title", "page", "arxiv", "pdf", "code")
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 SCANNER = "Mozilla/5.0 (compatible; Proofpoint URL Defense)"
@@ -135,13 +135,19 @@ def _server_url(database_url: str, name: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def _bench_db(database_url: str) -> str:
+    own = urllib.parse.urlsplit(database_url).path.strip("/")
+    return f"{own}_{BENCH_DB}" if own and own != "postgres" else BENCH_DB
+
+
 def _recreate_database(database_url: str) -> str:
     import psycopg
 
+    name = _bench_db(database_url)
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    return _server_url(database_url, BENCH_DB)
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return _server_url(database_url, name)
 
 
 def _seed(readers: int) -> tuple[int, list[int], dict[int, tuple[int, str]]]:
@@ -149,23 +155,28 @@ def _seed(readers: int) -> tuple[int, list[int], dict[int, tuple[int, str]]]:
     from django.utils import timezone
 
     from digest.models import Edition, EditionEntry, Paper
-    from subscribers.clicks.links import TrackedLink, edition_links_record
+    from subscribers.clicks.emailed import emailed_body
+    from subscribers.clicks.links import edition_links_stored
     from subscribers.models import Delivery, Subscriber
 
     day = date.today() - timedelta(days=1)
     papers = Paper.objects.bulk_create(
-        Paper(arxiv_id=f"2503.{i:05d}", title=f"Bench paper {i}", title_key=f"bench paper {i}") for i in range(PAPERS)
+        Paper(
+            arxiv_id=f"2503.{i:05d}",
+            title=f"Bench paper {i}",
+            title_key=f"bench paper {i}",
+            links={"code": f"https://github.com/bench/paper-{i}"},
+        )
+        for i in range(PAPERS)
     )
     edition = Edition.objects.create(date=day, status=Edition.Status.SENT, sent_at=timezone.now())
     EditionEntry.objects.bulk_create(
         EditionEntry(edition=edition, paper=paper, position=i + 1) for i, paper in enumerate(papers)
     )
-    links = [
-        TrackedLink(number=i * len(KINDS) + k + 1, paper_id=paper.pk, kind=kind, url=f"https://arxiv.org/{kind}/{i}")
-        for i, paper in enumerate(papers)
-        for k, kind in enumerate(KINDS)
-    ]
-    table = edition_links_record(edition_id=edition.pk, links=links)
+    # The sender's own rendering numbers the links and records the table (title, paper page, arXiv, PDF, code).
+    emailed_body(edition)
+    table = edition_links_stored(edition_id=edition.pk)
+    assert len(table) == PAPERS * len(KINDS), table
     people = Subscriber.objects.bulk_create(
         Subscriber(email=f"clicker{n:06d}@example.org", status=Subscriber.Status.ACTIVE) for n in range(readers)
     )
@@ -343,6 +354,7 @@ def main() -> int:
         "SECURE_HSTS_SECONDS": "0",
         "LOG_LEVEL": "WARNING",
         "CLICK_STREAM_KEY": stream,
+        "TRACK_CLICKS": "true",
         "SEND_TICK_SECONDS": "3600",
         "VAR_DIR": str(workdir),
         "WEB_CONCURRENCY": str(args.workers),
@@ -428,7 +440,7 @@ def main() -> int:
             import psycopg
 
             with psycopg.connect(database_url, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+                conn.execute(f'DROP DATABASE IF EXISTS "{_bench_db(database_url)}" WITH (FORCE)')
     return 0 if ok else 1
 
 
