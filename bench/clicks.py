@@ -144,7 +144,7 @@ def _recreate_database(database_url: str) -> str:
     import psycopg
 
     name = _bench_db(database_url)
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with psycopg.connect(_server_url(database_url, "postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return _server_url(database_url, name)
@@ -165,6 +165,7 @@ def _seed(readers: int) -> tuple[int, list[int], dict[int, tuple[int, str]]]:
             arxiv_id=f"2503.{i:05d}",
             title=f"Bench paper {i}",
             title_key=f"bench paper {i}",
+            abstract=f"What bench paper {i} finds.",
             links={"code": f"https://github.com/bench/paper-{i}"},
         )
         for i in range(PAPERS)
@@ -394,7 +395,7 @@ def main() -> int:
         # Warm each web worker's imports with invalid links (they record nothing).
         for _ in range(4 * args.workers):
             with contextlib.suppress(urllib.error.HTTPError):
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/r/x/1/", timeout=10)
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/r/x/1/", timeout=60)  # a busy shared machine
         if args.lock_db:
             threading.Thread(target=_hold_lock, args=(bench_url, stop_lock, lock_held), daemon=True).start()
             lock_held.wait(10)
@@ -439,7 +440,7 @@ def main() -> int:
         if not args.keep_db:
             import psycopg
 
-            with psycopg.connect(database_url, autocommit=True) as conn:
+            with psycopg.connect(_server_url(database_url, "postgres"), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{_bench_db(database_url)}" WITH (FORCE)')
     return 0 if ok else 1
 

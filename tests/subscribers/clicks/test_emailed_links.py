@@ -88,6 +88,8 @@ def test_every_paper_link_of_the_email_points_at_the_redirect_with_the_readers_o
     in_html = {int(path.rstrip("/").rsplit("/", 1)[1]) for path in TRACKED.findall(html)}
     assert in_html == set(table)
     assert in_text == set(table) - {row.number for row in table.values() if row.kind == "title"}  # text: no hrefs
+    # Longer hrefs, and still no line near RFC 5322's 998-octet limit once the token is in.
+    assert max(len(line) for line in (text + html).split("\n")) < 900
     # One token per reader: the same link number, another reader's token.
     mine, theirs = _line(text, "arXiv", papers[0]), _line(other_text, "arXiv", papers[0])
     assert mine != theirs and mine.rsplit("/", 2)[1] == theirs.rsplit("/", 2)[1]
