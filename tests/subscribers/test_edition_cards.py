@@ -95,8 +95,11 @@ def _received(outbox: Path) -> dict[str, Message]:
 
 
 @pytest.fixture
-def sent(outbox: Path, django_capture_on_commit_callbacks) -> dict[str, Message]:
+def sent(outbox: Path, django_capture_on_commit_callbacks, settings) -> dict[str, Message]:
     """The page ingested and looked up (arXiv knows neither title, Hugging Face knows one), built, sent."""
+    # The cards' own targets, read straight from the email; the same links through the click redirect (the
+    # default) are tests/subscribers/clicks/test_emailed_links.py's.
+    settings.TRACK_CLICKS = False
     assert enrich_papers.name == "digest.tasks.enrich_papers"  # registered, as in a worker: queued by name
     with lookup_apis(
         arxiv=Route(body=arxiv_feed(), content_type=ATOM), hf=Route(body=HF_ANSWER, content_type=JSON)

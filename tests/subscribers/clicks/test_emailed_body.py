@@ -31,8 +31,20 @@ def test_every_link_a_card_shows_is_numbered_with_its_kind() -> None:
     emailed_body(edition)
 
     kinds = sorted(kind for _, kind, _ in _table(edition).values())
-    assert kinds == ["arxiv", "code", "other", "page", "pdf", "title"]
+    assert kinds == ["code", "other", "page", "pdf", "title"]
     assert (paper.pk, "other", "https://example.org/thread/1") in _table(edition).values()
+
+
+def test_a_title_not_yet_found_on_arxiv_links_through_the_redirect_to_its_title_search() -> None:
+    paper = make_paper(arxiv_id=None, title="Quiet Gradients for Loud Data")
+    edition = make_edition(date=DAY, papers=[paper])
+
+    body = emailed_body(edition)
+
+    ((number, (paper_id, kind, url)),) = _table(edition).items()
+    assert (paper_id, kind) == (paper.pk, "title")
+    assert url.startswith("https://arxiv.org/search/?") and "Quiet+Gradients" in url
+    assert f"/r/{body.recipient_mark}/{number}/" in body.html.fill({**body.html_defaults, "keywords": "", "footer": ""})
 
 
 def test_rendering_again_or_after_a_rebuild_never_renumbers_an_emailed_link() -> None:
@@ -72,7 +84,7 @@ def test_a_rendering_that_lost_a_race_for_new_numbers_renders_again(monkeypatch)
     assert len(reads) == 2
     assert table[1] == (other.pk, "title", "https://example.org/x")
     assert sorted(kind for paper_id, kind, _ in table.values() if paper_id == paper.pk) == [
-        "arxiv", "page", "pdf", "title",
+        "page", "pdf", "title",
     ]  # fmt: skip
     numbers = {
         int(n)
@@ -94,8 +106,8 @@ def test_filling_a_reader_queries_nothing_and_puts_their_token_in_every_link(dja
     html = message.alternatives[0][0]
     token = make_click_token(subscriber_id=reader.pk, edition_id=edition.pk)
     assert body.recipient_mark not in message.body + html
-    assert len(re.findall(rf"/r/{re.escape(token)}/\d+/", html)) == 2 * 4  # title, page, arXiv, PDF per paper
-    assert len(re.findall(rf"/r/{re.escape(token)}/\d+/", message.body)) == 2 * 3  # no title link in plain text
+    assert len(re.findall(rf"/r/{re.escape(token)}/\d+/", html)) == 2 * 3  # title, paper page, PDF per paper
+    assert len(re.findall(rf"/r/{re.escape(token)}/\d+/", message.body)) == 2 * 3
 
 
 def test_with_tracking_off_the_body_has_plain_links_and_writes_no_table(settings) -> None:

@@ -49,9 +49,10 @@ def _parts(ses, address: str) -> tuple[str, str]:
 
 
 def _line(text: str, label: str, paper: Paper) -> str:
-    """The tracked URL on the ``label:`` line of ``paper``'s card in the plain-text part."""
+    """The tracked URL on the ``label:`` line of ``paper``'s card in the plain-text part ("": the title's line)."""
     card = text.split(paper.title, 1)[1]
-    return re.search(rf"^{re.escape(label)}: http://testserver(\S+)$", card, re.MULTILINE).group(1)
+    prefix = f"{re.escape(label)}: " if label else ""
+    return re.search(rf"^{prefix}http://testserver(\S+)$", card, re.MULTILINE).group(1)
 
 
 @pytest.fixture
@@ -79,19 +80,19 @@ def test_every_paper_link_of_the_email_points_at_the_redirect_with_the_readers_o
     assert "github.com/example/one" not in text + html
     hrefs = set(re.findall(r'href="([^"]+)"', html))
     assert not [h for h in hrefs if "testserver" not in h and not h.startswith("mailto:")], hrefs
-    # Title, paper page, arXiv, PDF of both, and the first one's code link: one table row each, in both parts.
+    # Title (the arXiv page), paper page, PDF of both, and the first one's code link: one table row each.
     table = {row.number: row for row in EditionLink.objects.filter(edition=edition)}
     assert sorted((row.paper_id, row.kind) for row in table.values()) == sorted(
-        [(p.pk, kind) for p in papers for kind in ("title", "page", "arxiv", "pdf")] + [(papers[0].pk, "code")]
+        [(p.pk, kind) for p in papers for kind in ("title", "page", "pdf")] + [(papers[0].pk, "code")]
     )
     in_text = {int(path.rstrip("/").rsplit("/", 1)[1]) for path in TRACKED.findall(text)}
     in_html = {int(path.rstrip("/").rsplit("/", 1)[1]) for path in TRACKED.findall(html)}
     assert in_html == set(table)
-    assert in_text == set(table) - {row.number for row in table.values() if row.kind == "title"}  # text: no hrefs
+    assert in_text == set(table)  # the text part shows the title's URL under it
     # Longer hrefs, and still no line near RFC 5322's 998-octet limit once the token is in.
     assert max(len(line) for line in (text + html).split("\n")) < 900
     # One token per reader: the same link number, another reader's token.
-    mine, theirs = _line(text, "arXiv", papers[0]), _line(other_text, "arXiv", papers[0])
+    mine, theirs = _line(text, "PDF", papers[0]), _line(other_text, "PDF", papers[0])
     assert mine != theirs and mine.rsplit("/", 2)[1] == theirs.rsplit("/", 2)[1]
 
 
@@ -102,7 +103,7 @@ def test_following_a_link_from_the_eml_records_one_click_and_lands_on_the_paper(
 
     client = Client()
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
-        response = client.get(_line(text, "arXiv", papers[0]), headers={"User-Agent": BROWSER})
+        response = client.get(_line(text, "", papers[0]), headers={"User-Agent": BROWSER})
         from_html = client.get(title_href, headers={"User-Agent": BROWSER})
     clicks_drain()
 
@@ -112,7 +113,7 @@ def test_following_a_link_from_the_eml_records_one_click_and_lands_on_the_paper(
     assert from_html["Location"] == EditionLink.objects.get(edition=edition, paper=papers[1], kind="title").url
     rows = sorted(Click.objects.values_list("subscriber_id", "edition_id", "paper_id", "kind", "count", "flag_reason"))
     assert rows == sorted(
-        [(reader.pk, edition.pk, papers[0].pk, "arxiv", 1, ""), (reader.pk, edition.pk, papers[1].pk, "title", 1, "")]
+        [(reader.pk, edition.pk, papers[0].pk, "title", 1, ""), (reader.pk, edition.pk, papers[1].pk, "title", 1, "")]
     )
     assert Click.objects.counted().count() == 2
     assert {row.paper_id: row.readers for row in PaperClicks.objects.all()} == {papers[0].pk: 1, papers[1].pk: 1}
@@ -141,7 +142,7 @@ def test_a_head_and_a_click_within_the_scanner_window_are_recorded_flagged_and_n
 
 def test_a_tampered_token_from_the_email_redirects_nowhere_and_records_nothing(ses, sent, papers) -> None:
     reader, other, _edition = sent
-    path = _line(_parts(ses, reader.email)[0], "arXiv", papers[0])
+    path = _line(_parts(ses, reader.email)[0], "PDF", papers[0])
     token, number = path.strip("/").split("/")[1:]
     subscriber_part, _, signature = token.partition(":")
     forged = [
@@ -166,7 +167,7 @@ def test_with_track_clicks_off_the_email_has_plain_links(ses, settings, papers) 
 
     text, html = _parts(ses, reader.email)
     assert "/r/" not in text + html
-    assert f"arXiv: https://arxiv.org/abs/{papers[0].arxiv_id}" in text
+    assert f"{papers[0].title}\nhttps://arxiv.org/abs/{papers[0].arxiv_id}\n" in text
     assert f'href="https://arxiv.org/pdf/{papers[1].arxiv_id}"' in html
     assert "Code: https://github.com/example/one" in text
     assert not EditionLink.objects.filter(edition=edition).exists()
