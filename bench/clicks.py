@@ -5,7 +5,7 @@
             [--lock-db] [--saturate 10]
 
 The bench makes its own database (``<DATABASE_URL's name>_bench_clicks``, dropped at the end unless ``--keep-db``)
-with an edition of 10 papers x 5 links already sent to ``--readers`` readers two hours ago, and its link table
+with an edition of 10 papers x 4 links already sent to ``--readers`` readers two hours ago, and its link table
 recorded by the sender's own rendering (``subscribers.clicks.emailed``: database + cache). It starts gunicorn as
 deployed (``-c python:config.gunicorn``), a Celery worker on the transactional queue and beat (which drains the
 click stream every ``CLICK_DRAIN_SECONDS``), then a client process fires ``--rate`` requests a second for
@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.services import free_port, wait_for_port  # noqa: E402
 
 BENCH_DB = "bench_clicks"  # prefixed with DATABASE_URL's own database name, so helpers sharing a server never clash
-PAPERS, KINDS = 10, ("title", "page", "arxiv", "pdf", "code")
+PAPERS, KINDS = 10, ("title", "page", "pdf", "code")  # what a card links for a paper with an arXiv id and code
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 SCANNER = "Mozilla/5.0 (compatible; Proofpoint URL Defense)"
 
@@ -174,7 +174,7 @@ def _seed(readers: int) -> tuple[int, list[int], dict[int, tuple[int, str]]]:
     EditionEntry.objects.bulk_create(
         EditionEntry(edition=edition, paper=paper, position=i + 1) for i, paper in enumerate(papers)
     )
-    # The sender's own rendering numbers the links and records the table (title, paper page, arXiv, PDF, code).
+    # The sender's own rendering numbers the links and records the table (title, paper page, PDF, code).
     emailed_body(edition)
     table = edition_links_stored(edition_id=edition.pk)
     assert len(table) == PAPERS * len(KINDS), table
