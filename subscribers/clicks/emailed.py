@@ -1,10 +1,10 @@
 """The edition body a sender emails: every paper link through the redirect, the edition's link table written once.
 
 ``edition_body`` gives each paper link of the cards (whatever ``EntryView`` yields: title, paper page, PDF, code,
-project page, ...) to ``_Numbering``, which answers ``{SITE_URL}/r/<mark>/<number>/``. The mark is a random string of this
-rendering that ``subscribers.messages`` replaces with the recipient's click token in the finished message: one HMAC
-and two ``str.replace`` per recipient, no query. A link already in the edition's table keeps its number (a rebuilt
-edition or another worker's rendering never renumbers an emailed link); a new one gets the next free number.
+project page, ...) to ``_Numbering``, which answers ``{SITE_URL}/r/<mark>/<number>/``. The mark is a random string
+of this rendering that ``subscribers.messages`` replaces with the recipient's click token in the finished message:
+one HMAC and two ``str.replace`` per recipient, no query. A link already in the edition's table keeps its number (a
+rebuilt edition or another worker's rendering never renumbers an emailed link); a new one gets the next free number.
 With ``TRACK_CLICKS`` off the body has plain links and no mark.
 """
 
