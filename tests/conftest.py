@@ -60,7 +60,7 @@ def own_redis() -> Iterator[RedisServer]:
     """A redis-server of this test's own (no persistence), so it can be killed without touching anyone else's."""
     server = RedisServer(port=free_port()).start()
     yield server
-    server.kill()
+    server.close()
 
 
 @pytest.fixture(scope="session")

@@ -26,9 +26,8 @@ class World:
     others: list[str]
 
 
-@pytest.fixture
-def world(shared_dir: Path, settings) -> World:
-    """The seed pages ingested, and 1,000 active + 20 pending + 20 unsubscribed subscribers, committed."""
+def seed_world(shared_dir: Path, *, active: int = ACTIVE) -> World:
+    """The seed pages ingested, and ``active`` active + 20 pending + 20 unsubscribed subscribers, committed."""
     for path in sorted((shared_dir / "seeds").iterdir()):
         ingest_bytes(path.read_bytes(), origin=str(path))
     now = timezone.now()
@@ -40,15 +39,26 @@ def world(shared_dir: Path, settings) -> World:
         ]
 
     Subscriber.objects.bulk_create(
-        people("active", ACTIVE, Subscriber.Status.ACTIVE)
+        people("active", active, Subscriber.Status.ACTIVE)
         + people("pending", PENDING, Subscriber.Status.PENDING)
         + people("gone", UNSUBSCRIBED, Subscriber.Status.UNSUBSCRIBED)
     )
+    return world_of(active)
+
+
+def world_of(active: int) -> World:
+    """Who ``seed_world(active=...)`` made: the addresses that must get the edition, and those that must not."""
     return World(
-        active=[f"active{n:04d}@example.org" for n in range(ACTIVE)],
+        active=[f"active{n:04d}@example.org" for n in range(active)],
         others=[f"pending{n:04d}@example.org" for n in range(PENDING)]
         + [f"gone{n:04d}@example.org" for n in range(UNSUBSCRIBED)],
     )
+
+
+@pytest.fixture
+def world(shared_dir: Path, settings) -> World:
+    """The seed pages ingested, and 1,000 active + 20 pending + 20 unsubscribed subscribers, committed."""
+    return seed_world(shared_dir)
 
 
 def send_env(ses: MotoSES, *, endpoint: str | None = None, **extra: str) -> dict[str, str]:

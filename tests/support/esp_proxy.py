@@ -7,13 +7,18 @@ Modes, switched from the test while a worker sends through it:
 - ``hold_requests``: keep requests waiting without forwarding them (the ESP "hangs" before accepting);
 - ``hold_responses``: forward to moto, so the message is accepted, then keep the answer back (the ambiguous window).
 
+``go_down()`` makes the ESP unreachable: the port stops listening (a new connection is refused, before any byte
+leaves) and open keep-alive connections are cut; ``come_back()`` listens on the same port again.
+
 ``release()`` lets everything held go: held requests are answered 503 and never forwarded, held responses are
 written back (to a client that may be dead by then). ``pass_then(n, mode)`` switches mode after ``n`` forwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -42,6 +47,8 @@ class EspProxy:
     _released: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
+    _handler: type[BaseHTTPRequestHandler] | None = None
+    _connections: set[socket.socket] = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -105,6 +112,16 @@ class EspProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                with proxy._lock:
+                    proxy._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with proxy._lock:
+                    proxy._connections.discard(self.connection)
+                super().finish()
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -145,13 +162,31 @@ class EspProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._handler = Handler
+        self._listen()
         return self
 
-    def stop(self) -> None:
-        self.release()
+    def _listen(self) -> None:
+        assert self._handler is not None, "start() first"
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def go_down(self) -> None:
+        """Unreachable from now on: nothing listens, and connections kept alive by clients are cut."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server = None
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def come_back(self) -> None:
+        self._listen()
+
+    def stop(self) -> None:
+        self.release()
+        self.go_down()

@@ -9,10 +9,12 @@ from __future__ import annotations
 import email
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -73,24 +75,50 @@ def database_url_for(settings_dict: Mapping[str, object]) -> str:
 class RedisServer:
     port: int
     process: subprocess.Popen | None = None
+    # Set by ``persist()``: the server keeps an append-only file there, so a restart comes back with its data.
+    data_dir: Path | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        durability = ["--save", "", "--appendonly", "no"]
+        if self.data_dir is not None:
+            durability = ["--save", "", "--dir", str(self.data_dir), "--appendonly", "yes", "--appendfsync", "always"]
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
+            ["redis-server", "--port", str(self.port), *durability, "--bind", "127.0.0.1"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
         return self
 
+    def persist(self) -> None:
+        """Restart it keeping its data on disk (an append-only file, fsynced per write), as a deployed broker does.
+
+        Before anything uses it: what it held in memory is not carried over.
+        """
+        self.kill()
+        self.data_dir = Path(tempfile.mkdtemp(prefix="fault-redis-"))
+        self.start()
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM): with ``persist()`` the data is on disk for the next ``start()``."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+    def close(self) -> None:
+        """Gone for good, with its files."""
+        self.kill()
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 # --- moto's SES server -------------------------------------------------------------------------------------
@@ -248,3 +276,74 @@ def subprocess_env(*, database_url: str, redis_url: str, extra: Mapping[str, str
     )
     env.update(extra or {})
     return env
+
+
+# --- A PostgreSQL of a test's own ----------------------------------------------------------------------------
+
+
+def _postgres_bin(name: str) -> str | None:
+    """The newest installed server binary ``name`` (initdb, pg_ctl): Debian keeps them out of PATH."""
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
+    return str(found[-1]) if found else shutil.which(name)
+
+
+@dataclass
+class PostgresServer:
+    """A private PostgreSQL cluster (initdb into a folder of its own, trust auth, a free port) a test may restart.
+
+    Never the machine's instance: a fault test stops and starts this one under running workers. PostgreSQL refuses
+    to run as root, so under root (a container) the cluster belongs to the ``postgres`` user, in a folder of its
+    own outside pytest's (root-only) tmp_path.
+    """
+
+    base_dir: Path
+    port: int = field(default_factory=free_port)
+
+    @classmethod
+    def create(cls) -> PostgresServer:
+        base = Path(tempfile.mkdtemp(prefix="fault-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(base, user="postgres", group="postgres")
+        return cls(base_dir=base)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.base_dir / "data"
+
+    def url(self, dbname: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def _run(self, name: str, *args: str, timeout: float = 60.0) -> None:
+        binary = _postgres_bin(name)
+        if binary is None:
+            unavailable(f"no {name}: PostgreSQL's server binaries are not installed")
+        as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*as_owner, str(binary), *args], check=True, capture_output=True, timeout=timeout)
+
+    def _pg_ctl(self, *args: str, timeout: float = 60.0) -> None:
+        log = str(self.base_dir / "postgres.log")
+        self._run("pg_ctl", "-D", str(self.data_dir), "-l", log, "-w", *args, timeout=timeout)
+
+    def start(self) -> PostgresServer:
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off"
+        self._pg_ctl("start", "-o", options)
+        wait_for_port(self.port)
+        return self
+
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: every connection is cut; the server answers again when this returns."""
+        self._pg_ctl("restart", "-m", "fast")
+
+    def stop(self) -> None:
+        with suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            self._pg_ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
