@@ -208,12 +208,13 @@ def _send_claimed(
                     exc,
                     extra=_log_context(delivery, outcome=outcome.value),
                 )
-                if outcome is Outcome.NOT_SENT:
-                    # Not an attempt on this reader: the ESP never saw the request. The chunk waits and comes back.
+                if outcome in (Outcome.NOT_SENT, Outcome.THROTTLED):
+                    # Not an attempt on this reader: the ESP never saw the request, or refused it for the sender's
+                    # rate. The chunk waits and comes back, however long that lasts.
                     tally.add_not_sent(delivery, str(exc))
                 else:
                     tally.add_refused(delivery, outcome, str(exc))
-                if outcome in (Outcome.NOT_SENT, Outcome.RETRY, Outcome.IN_DOUBT):
+                if outcome in (Outcome.NOT_SENT, Outcome.THROTTLED, Outcome.RETRY, Outcome.IN_DOUBT):
                     # Back off the whole chunk: the next message would most likely meet the same answer.
                     result.retry, result.error = True, str(exc)[:500]
                     break

@@ -28,7 +28,10 @@ class Outcome(StrEnum):
     # Nothing reached the ESP (could not connect, name lookup failed): says nothing about the reader, so it is not an
     # attempt on them; the whole chunk waits and tries again, however long the ESP is away.
     NOT_SENT = "not_sent"
-    RETRY = "retry"  # the ESP answered "not now" (429, 5xx, throttled): an attempt, worth trying later
+    # The ESP answered "slow down" (429, a throttling code): about the sender's rate, not the reader, so not an attempt
+    # on them either; the chunk backs off and tries again.
+    THROTTLED = "throttled"
+    RETRY = "retry"  # the ESP failed for the moment (5xx): an attempt, worth trying later
     IN_DOUBT = "in_doubt"  # the request left and no answer came back: the ESP may have accepted it
     REJECTED = "rejected"  # refused for good (content, policy, credentials); the address itself may be fine
     INVALID = "invalid"  # refused for good because of the address: suppress it
@@ -91,7 +94,9 @@ def classify(exc: BaseException) -> Outcome:
     if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
         return Outcome.INVALID
     if isinstance(exc, AnymailAPIError) and (status := _http_status(exc)) is not None:
-        if status == 429 or status >= 500 or _error_code(exc) in _THROTTLING_CODES:
+        if status == 429 or _error_code(exc) in _THROTTLING_CODES:
+            return Outcome.THROTTLED
+        if status >= 500:
             return Outcome.RETRY
         # A 4xx naming the address (SES: "Illegal address", "Missing final '@domain'") is about the recipient.
         text = str(exc).lower()
@@ -107,7 +112,7 @@ def classify(exc: BaseException) -> Outcome:
 
 def transactional_retries(outcome: Outcome) -> bool:
     """Transactional mail is tried again when it was not accepted, and when nobody knows (see the module)."""
-    return outcome in (Outcome.NOT_SENT, Outcome.RETRY, Outcome.IN_DOUBT)
+    return outcome in (Outcome.NOT_SENT, Outcome.THROTTLED, Outcome.RETRY, Outcome.IN_DOUBT)
 
 
 def backoff(retries: int, *, base: float, cap: float) -> float:

@@ -16,8 +16,8 @@ from subscribers.models import Delivery, Suppression
 from subscribers.services import subscriber_suppress
 
 Status = Delivery.Status
-# A delivery the ESP keeps answering "not now" (429, 5xx) is given up after this many attempts. An ESP that could
-# not be reached at all is no attempt (``Tally.add_not_sent``): it says nothing about the reader.
+# A delivery the ESP keeps failing (5xx) is given up after this many attempts. An ESP that could not be reached at
+# all, or that throttled the sender (429), is no attempt (``Tally.add_not_sent``): it says nothing about the reader.
 MAX_ATTEMPTS = 10
 
 
@@ -28,7 +28,7 @@ class Tally:
     sent: list[Delivery] = field(default_factory=list)
     settled: list[Delivery] = field(default_factory=list)  # failed, ambiguous, or back to queued after an attempt
     invalid_emails: list[str] = field(default_factory=list)
-    not_sent: list[Delivery] = field(default_factory=list)  # the ESP was not reached: back to queued, no attempt
+    not_sent: list[Delivery] = field(default_factory=list)  # not reached or throttled: back to queued, no attempt
 
     def add_sent(self, delivery: Delivery, *, esp_message_id: str | None) -> None:
         delivery.status = Status.SENT
@@ -55,7 +55,8 @@ class Tally:
             self.invalid_emails.append(delivery.subscriber.email)
 
     def add_not_sent(self, delivery: Delivery, error: str) -> None:
-        """Nothing reached the ESP: the row goes back to the queue as it was, with the error for the operator."""
+        """Nothing reached the ESP, or it throttled the sender: the row goes back to the queue as it was (no attempt),
+        with the error for the operator."""
         delivery.status = Status.QUEUED
         delivery.last_error = error[:2000]
         self.not_sent.append(delivery)

@@ -38,8 +38,9 @@ def raised_from(cause: BaseException, error: AnymailAPIError) -> AnymailAPIError
 @pytest.mark.parametrize(
     ("error", "outcome"),
     [
-        (ses_error(429, "TooManyRequestsException"), Outcome.RETRY),
-        (ses_error(400, "Throttling", "Maximum sending rate exceeded"), Outcome.RETRY),
+        (ses_error(429, "TooManyRequestsException"), Outcome.THROTTLED),
+        (ses_error(400, "Throttling", "Maximum sending rate exceeded"), Outcome.THROTTLED),
+        (http_error(429, "Too Many Requests"), Outcome.THROTTLED),
         (ses_error(500, "InternalFailure"), Outcome.RETRY),
         (http_error(503, "Service Unavailable"), Outcome.RETRY),
         (not_connected(), Outcome.NOT_SENT),
@@ -67,6 +68,7 @@ def test_in_doubt_is_retried_for_transactional_mail_only() -> None:
     # The edition side turns IN_DOUBT into an ambiguous delivery (see test_chunk); transactional mail retries it.
     assert [outcome for outcome in Outcome if transactional_retries(outcome)] == [
         Outcome.NOT_SENT,
+        Outcome.THROTTLED,
         Outcome.RETRY,
         Outcome.IN_DOUBT,
     ]

@@ -22,7 +22,7 @@ from subscribers.delivery.record import MAX_ATTEMPTS
 from subscribers.delivery.sweep import deliveries_sweep, settle_dead_claims
 from subscribers.models import Delivery
 from subscribers.tasks.sending import send_chunk
-from tests.subscribers.delivery.helpers import NOON, fan_out, not_connected, sent_to
+from tests.subscribers.delivery.helpers import NOON, fan_out, not_connected, sent_to, ses_error
 from tests.subscribers.factories import make_subscriber
 
 Status = Delivery.Status
@@ -71,6 +71,39 @@ def test_an_esp_that_cannot_be_reached_never_costs_a_reader_an_attempt(
     assert sent_to() == Counter({s.email: 1 for s in subscribers})
     edition.refresh_from_db()
     assert edition.status == Edition.Status.SENT and edition.recipient_count == 3
+
+
+def test_an_esp_that_keeps_throttling_never_costs_a_reader_an_attempt(edition: Edition, scripted) -> None:
+    # 429s say the sender goes too fast, nothing about the reader: however many, nobody is given up on.
+    subscriber = make_subscriber()
+    ids = fan_out(edition, [subscriber])
+    throttled = ses_error(429, "TooManyRequestsException", "Maximum sending rate exceeded")
+    scripted[subscriber.email] = [throttled] * (3 * MAX_ATTEMPTS)
+
+    for _ in range(3 * MAX_ATTEMPTS):
+        result = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+        assert (result.retry, result.sent, result.failed, result.released) == (True, 0, 0, 1)
+    row = Delivery.objects.get(edition=edition)
+    assert (row.status, row.attempts) == (Status.QUEUED, 0)
+    assert "Maximum sending rate exceeded" in row.last_error
+
+    assert chunk_send(edition_id=edition.pk, subscriber_ids=ids).sent == 1
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Status.SENT, 1)
+    edition.refresh_from_db()
+    assert edition.status == Edition.Status.SENT
+
+
+def test_an_esp_failing_for_one_reader_gives_them_up_after_max_attempts(edition: Edition, scripted) -> None:
+    # A 5xx is an attempt (the ESP took the request and failed on it); MAX_ATTEMPTS of them end the delivery.
+    subscriber = make_subscriber()
+    ids = fan_out(edition, [subscriber])
+    scripted[subscriber.email] = [ses_error(500, "InternalFailure")] * MAX_ATTEMPTS
+
+    for _ in range(MAX_ATTEMPTS):
+        chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+    row = Delivery.objects.get(edition=edition)
+    assert (row.status, row.attempts) == (Status.FAILED, MAX_ATTEMPTS)
 
 
 class FailRecord:
