@@ -3,10 +3,12 @@ edition when its last delivery is settled."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from digest.edition_states import edition_mark_sent
@@ -14,6 +16,8 @@ from subscribers.delivery.esp_errors import Outcome
 from subscribers.delivery.queries import unfinished_statuses
 from subscribers.models import Delivery, Suppression
 from subscribers.services import subscriber_suppress
+
+logger = logging.getLogger(__name__)
 
 Status = Delivery.Status
 # A delivery the ESP keeps failing (5xx) is given up after this many attempts. An ESP that could not be reached at
@@ -109,8 +113,27 @@ def suppress_invalid(emails: list[str]) -> None:
 
 
 def edition_finish_if_done(*, edition_id: int, now: datetime | None = None) -> bool:
-    """Mark the edition sent once none of its deliveries is waiting or in flight."""
+    """Mark the edition sent once every delivery has ended for a known reason: accepted, refused by the ESP, or
+    skipped for a reason about the reader.
+
+    A delivery still in doubt (``ambiguous``, left alone when ``NEWSLETTER_RESEND_AMBIGUOUS`` is off; re-sent, hence
+    unfinished, when it is on) is none of those: the edition stays ``sending``, the edition page lists the delivery
+    among its problems (``subscribers.reports.delivery_problems``) and every check logs why it is not sent.
+    """
     if Delivery.objects.filter(edition_id=edition_id, status__in=unfinished_statuses()).exists():
         return False
-    count = Delivery.objects.filter(edition_id=edition_id, status__in=Delivery.ACCEPTED).count()
-    return edition_mark_sent(edition_id=edition_id, now=now or timezone.now(), recipient_count=count)
+    # One query for both figures: this runs at the end of every chunk.
+    counts = Delivery.objects.filter(edition_id=edition_id).aggregate(
+        in_doubt=Count("pk", filter=Q(status=Status.AMBIGUOUS)),
+        accepted=Count("pk", filter=Q(status__in=Delivery.ACCEPTED)),
+    )
+    if in_doubt := counts["in_doubt"]:
+        logger.warning(
+            "edition %s is not marked sent: %d deliveries are in doubt (the ESP may or may not have accepted them); "
+            "they are listed among the edition's problems",
+            edition_id,
+            in_doubt,
+            extra={"edition_id": edition_id, "in_doubt": in_doubt},
+        )
+        return False
+    return edition_mark_sent(edition_id=edition_id, now=now or timezone.now(), recipient_count=counts["accepted"])

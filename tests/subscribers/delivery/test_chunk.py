@@ -14,6 +14,7 @@ from digest.models import Edition
 from subscribers.delivery.body import clear_body_cache
 from subscribers.delivery.chunk import chunk_claim, chunk_send
 from subscribers.models import Delivery, EditionLink, Subscriber
+from subscribers.reports import delivery_problems
 from tests.subscribers.delivery.helpers import NOON, fan_out, not_connected, read_timeout, sent_to, ses_error
 from tests.subscribers.factories import make_subscriber
 
@@ -154,6 +155,10 @@ def test_a_timeout_in_flight_is_ambiguous_and_the_setting_decides_a_resend(
     assert row.status == (Status.SENT if resend else Status.AMBIGUOUS)
     assert row.ambiguous_at is not None  # still counted after the re-send
     assert len(mail.outbox) == (1 if resend else 0)
+    # Left in doubt, the delivery was neither accepted nor refused: the edition is not sent, and shows it.
+    edition.refresh_from_db()
+    assert edition.status == (Edition.Status.SENT if resend else Edition.Status.SENDING)
+    assert [d.pk for d in delivery_problems(edition_id=edition.pk)] == ([] if resend else [row.pk])
 
 
 # --- Cost per chunk ---------------------------------------------------------------------------------------------
