@@ -107,7 +107,8 @@ def chunk_send(
         return result
     # Checked before every chunk, so a send in progress stops at its next chunk when the brake trips; the rows
     # stay queued for after a curator resumes.
-    if not force and brake_enforce(now=timezone.now()).paused:
+    # Through a database hiccup too: a chunk task failing here would leave its rows to the sweep's stall time.
+    if not force and with_db_retry(lambda: brake_enforce(now=timezone.now()), what="the brake's check").paused:
         logger.warning("sending is paused by the complaint-rate brake: chunk of edition %s not sent", edition_id)
         return result
     body = body_for(edition)

@@ -20,7 +20,7 @@ from subscribers.delivery.chunk import chunk_send
 from subscribers.delivery.dbretry import with_db_retry
 from subscribers.delivery.record import MAX_ATTEMPTS
 from subscribers.delivery.sweep import deliveries_sweep, settle_dead_claims
-from subscribers.models import Delivery
+from subscribers.models import Delivery, SendingBrake
 from subscribers.tasks.sending import send_chunk
 from tests.subscribers.delivery.helpers import NOON, fan_out, not_connected, sent_to, ses_error
 from tests.subscribers.factories import make_subscriber
@@ -165,6 +165,35 @@ def test_a_record_write_that_never_succeeds_leaves_the_sweep_every_send_nothing_
     rows = Delivery.objects.filter(edition=edition)
     assert {(row.status, row.attempts) for row in rows} == {(Status.SENT, 1)}
     assert len(mail.outbox) == 3
+
+
+class FailBrakeCheck:
+    """Breaks the connection at the chunk's first database step after reading the edition, the brake's check."""
+
+    def __init__(self) -> None:
+        self.failed = 0
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if SendingBrake._meta.db_table in sql and not self.failed:
+            self.failed += 1
+            context["connection"].connection.close()
+            raise OperationalError("terminating connection due to administrator command")
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_brake_check_that_meets_a_restart_is_retried_and_the_chunk_sends(edition: Edition) -> None:
+    # Were it not retried, the task would fail and its rows wait for the sweep's stall time (minutes).
+    subscribers = [make_subscriber() for _ in range(2)]
+    ids = fan_out(edition, subscribers)
+    broken = FailBrakeCheck()
+
+    with connection.execute_wrapper(broken):
+        result = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+
+    assert broken.failed == 1
+    assert (result.sent, result.retry) == (2, False)
+    assert sent_to() == Counter({s.email: 1 for s in subscribers})
 
 
 def test_the_retry_backs_off_and_gives_up_at_its_deadline() -> None:
