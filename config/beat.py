@@ -80,7 +80,7 @@ class GuardedScheduler(PersistentScheduler):
             if self.leading:
                 self.lock.reacquire()
                 return True
-            if self.lock.acquire(blocking=False):
+            if self._resume_own_lock() or self.lock.acquire(blocking=False):
                 self.leading = True
                 # Rebuild the heap from the entries the standby kept in step with the leader.
                 self._heap = None
@@ -97,6 +97,20 @@ class GuardedScheduler(PersistentScheduler):
             self.leading = False
             logger.warning("beat: Redis unreachable (%s); not scheduling until it answers", exc)
             return False
+
+    def _resume_own_lock(self) -> bool:
+        """Redis was unreachable while this beat led (so it stopped scheduling). If the lock still holds this beat's
+        token (Redis came back with its data, or never lost it), no other beat took over: lead again at once, rather
+        than stand by until this beat's own lock expires (``BEAT_LOCK_TTL``) while sweeps and ticks wait."""
+        assert self.lock is not None
+        if getattr(self.lock.local, "token", None) is None:
+            return False
+        try:
+            self.lock.reacquire()
+        except redis.exceptions.LockError:
+            self.lock.local.token = None  # expired or another beat's now: only a fresh acquire may lead
+            return False
+        return True
 
     def close(self) -> None:
         super().close()

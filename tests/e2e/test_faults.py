@@ -83,6 +83,11 @@ class Deployment:
         self.started.append(proc)
         return proc.start()
 
+    def start_all(self) -> tuple[CeleryProcess, CeleryProcess]:
+        """Beat first (nothing waits for it), so both boot at once; the worker returns once it is ready."""
+        beat = self.start(*BEAT)
+        return self.start(*WORKER), beat
+
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """One query on a connection of its own; retried while the database does not answer (it may be restarting)."""
         deadline = time.monotonic() + 60
@@ -195,8 +200,7 @@ def test_postgres_restarted_mid_send_nobody_missing_nobody_twice_and_sent_within
 ) -> None:
     world = world_of(READERS)
     deployment = deploy()
-    deployment.start(*WORKER)
-    deployment.start(*BEAT)
+    deployment.start_all()
     wait_forwarded(proxy, READERS // 3)
 
     restart_started = time.monotonic()
@@ -233,8 +237,7 @@ def test_redis_restarted_mid_send_nobody_missing_nobody_twice(
     world = world_of(READERS)
     own_redis.persist()
     deployment = deploy()
-    deployment.start(*WORKER)
-    beat = deployment.start(*BEAT)
+    _, beat = deployment.start_all()
     wait_forwarded(proxy, READERS // 3)
 
     stopped = time.monotonic()
@@ -274,8 +277,7 @@ def test_esp_unreachable_longer_than_max_attempts_nobody_missing_repeats_only_in
     # most 0.02 s * 2^n, then its rows wait for the sweep (every 2 s, once their task has been silent for 8 s). Three
     # chunks, so each comes back to the worker's two processes often.
     deployment = deploy(SEND_MAX_RETRIES="9", SEND_RETRY_BACKOFF="0.02", SEND_CHUNK_SIZE="150")
-    deployment.start(*WORKER)
-    deployment.start(*BEAT)
+    deployment.start_all()
     wait_forwarded(proxy, READERS // 3)
 
     proxy.go_down()

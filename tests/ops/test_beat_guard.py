@@ -119,3 +119,40 @@ def test_a_standby_keeps_in_step_with_the_leader_so_a_takeover_repeats_nothing(
         assert standby._lead()
     finally:
         standby.close()
+
+
+def test_a_leader_cut_off_from_redis_leads_again_as_soon_as_redis_answers_with_its_lock(
+    redis_url: str, tmp_path: Path, settings
+) -> None:
+    from celery import Celery
+
+    from config.beat import GuardedScheduler
+
+    settings.BEAT_LOCK_KEY = f"test-beat-lock:{uuid.uuid4().hex}"
+    scratch = Celery("guard-resume", set_as_current=False)
+    leader = GuardedScheduler(app=scratch, schedule_filename=str(tmp_path / "leader"))
+    standby = GuardedScheduler(app=scratch, schedule_filename=str(tmp_path / "standby"))
+    real_client = leader.lock.redis
+    try:
+        assert leader._lead()
+        # Redis restarts: the leader's renewal fails, so it stops scheduling.
+        leader.lock.redis = redis.Redis(port=1, socket_connect_timeout=0.2)
+        assert not leader._lead() and not leader.leading
+        # Redis is back with its data (the lock, this leader's token, not expired): it leads again at once, not
+        # after BEAT_LOCK_TTL, and no other beat can take the lock meanwhile.
+        leader.lock.redis = real_client
+        assert not standby._lead()
+        assert leader._lead() and leader.leading
+        assert not standby._lead()
+
+        # Had the lock expired and another beat taken it, the old leader stands by.
+        leader.lock.redis = redis.Redis(port=1, socket_connect_timeout=0.2)
+        assert not leader._lead()
+        leader.lock.redis = real_client
+        real_client.delete(settings.BEAT_LOCK_KEY)
+        assert standby._lead()
+        assert not leader._lead() and not leader.leading
+    finally:
+        leader.lock.redis = real_client
+        standby.close()
+        leader.close()
