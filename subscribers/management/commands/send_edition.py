@@ -13,7 +13,15 @@ from digest.edition_states import STOPPED
 from digest.models import Edition, Frequency
 from digest.sendable import Unsendable, edition_sendability
 from subscribers.brake import Level, brake_enforce, brake_override, brake_state
-from subscribers.delivery.operator import edition_send_now, edition_send_plan, edition_send_prepare
+from subscribers.delivery.operator import (
+    Settle,
+    SettleRefused,
+    edition_in_doubt,
+    edition_send_now,
+    edition_send_plan,
+    edition_send_prepare,
+    edition_settle_in_doubt,
+)
 from subscribers.tasks.sending import enqueue_batches
 
 
@@ -23,7 +31,8 @@ class Command(BaseCommand):
         "In this process with a progress bar by default; --enqueue hands the chunks to the Celery workers. "
         "Idempotent: a re-run sends only what is still unsent. Refuses (exit status 1) an edition with no papers, "
         "a daily edition with no page ingested since the previous one (unless given --allow-stale), and anything "
-        "while the complaint-rate brake has paused sending (unless given --force)."
+        "while the complaint-rate brake has paused sending (unless given --force). --settle-in-doubt concludes an "
+        "edition left sending by deliveries in doubt (ambiguous)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,12 +53,23 @@ class Command(BaseCommand):
             help="Send a daily edition even though no page was ingested since the previous one (it repeats that "
             "list). An edition with no papers is never sent.",
         )
+        parser.add_argument(
+            "--settle-in-doubt",
+            choices=[how.value for how in Settle],
+            help="Once nothing else is queued or being sent, settle the deliveries left in doubt (the ESP may or may "
+            "not have them; NEWSLETTER_RESEND_AMBIGUOUS off): 'sent' counts them as sent and never sends them again, "
+            "'resend' sends them once more (a reader may get it twice), then the edition finishes. Refused (exit "
+            "status 1) when nothing is in doubt.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         day = options["date"] or timezone.now().date()
         edition = Edition.objects.filter(date=day, frequency=options["frequency"]).first()
         if edition is None:
             raise CommandError(f"No {options['frequency']} edition for {day}: run build_edition first.")
+        if options["settle_in_doubt"] == Settle.SENT:
+            self._settle_as_sent(edition, dry_run=options["dry_run"])
+            return
         verdict = edition_sendability(edition=edition, allow_stale=options["allow_stale"])
         if not verdict.ok:
             hint = " Pass --allow-stale to send it anyway." if verdict.problem is Unsendable.STALE else ""
@@ -57,6 +77,8 @@ class Command(BaseCommand):
         edition = self._brake(edition, force=options["force"], dry_run=options["dry_run"])
         if edition.status in STOPPED:
             raise CommandError(f"{edition} is {edition.status}: set it back to draft or approve it first.")
+        if options["settle_in_doubt"] == Settle.RESEND:
+            self._settle_resend(edition, dry_run=options["dry_run"])
         plan = edition_send_plan(edition=edition)
         if plan.approval_pending:
             self.stdout.write(
@@ -83,6 +105,38 @@ class Command(BaseCommand):
         )
         if total.retry:
             raise CommandError(f"Some chunks are still unsent after retries ({total.error}); run the command again.")
+
+    def _settle_as_sent(self, edition: Edition, *, dry_run: bool) -> None:
+        """Nothing is sent: neither the brake nor the edition's sendability has a say."""
+        if dry_run:
+            self._settle_dry_run(edition)
+            return
+        try:
+            settled = edition_settle_in_doubt(edition=edition, how=Settle.SENT, now=timezone.now())
+        except SettleRefused as exc:
+            raise CommandError(str(exc)) from exc
+        edition.refresh_from_db()
+        self.stdout.write(
+            f"Counted {settled} in-doubt deliveries as sent; nothing sent again. {edition} is {edition.status}."
+        )
+
+    def _settle_resend(self, edition: Edition, *, dry_run: bool) -> None:
+        """Back in the queue, for the send that follows (in this process or the workers) to send once more."""
+        if dry_run:
+            self._settle_dry_run(edition)
+            return
+        try:
+            settled = edition_settle_in_doubt(edition=edition, how=Settle.RESEND, now=timezone.now())
+        except SettleRefused as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Sending {settled} in-doubt deliveries again (a reader may get this edition twice).")
+
+    def _settle_dry_run(self, edition: Edition) -> None:
+        found = edition_in_doubt(edition=edition)
+        self.stdout.write(
+            f"{edition}: {found.in_doubt} deliveries in doubt, {found.unfinished} queued or being sent. "
+            "Dry run: nothing settled."
+        )
 
     def _brake(self, edition: Edition, *, force: bool, dry_run: bool) -> Edition:
         """Refuse while the complaint-rate brake is engaged, unless forced; a dry run only reports it."""
