@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.auth.models import Permission, User
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -274,3 +275,92 @@ def test_send_now_refuses_an_empty_edition_and_a_stale_daily_one(
     for edition in (empty, stale):
         edition.refresh_from_db()
         assert edition.status == Edition.Status.DRAFT
+
+
+# --- Settling deliveries left in doubt ------------------------------------------------------------------------
+
+
+def left_in_doubt(edition_date, papers) -> tuple[Edition, Delivery]:
+    """A sending edition whose only unsettled delivery is in doubt (the ESP may or may not have it)."""
+    edition = make_edition(date=edition_date, papers=papers, status=Edition.Status.SENDING)
+    Delivery.objects.create(edition=edition, subscriber=make_subscriber(), status="sent", sent_at=timezone.now())
+    doubtful = Delivery.objects.create(
+        edition=edition,
+        subscriber=make_subscriber(email="doubtful@example.org"),
+        status="ambiguous",
+        ambiguous_at=timezone.now(),
+        last_error="read timeout",
+    )
+    return edition, doubtful
+
+
+def test_settling_in_doubt_as_sent_finishes_the_edition_sends_nothing_and_is_logged(
+    root_client: Client, superuser, trending, tomorrow, django_capture_on_commit_callbacks
+) -> None:
+    edition, doubtful = left_in_doubt(tomorrow, trending)
+    page = root_client.get(change_url(edition)).content.decode()
+    assert 'id="in-doubt"' in page and "In-doubt deliveries: count as sent" in page
+    assert "In-doubt deliveries: send again" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = move(root_client, edition, "settle_sent")
+    assert "Settled 1 in-doubt deliveries as sent, not sent again; the edition is sent" in response.content.decode()
+    doubtful.refresh_from_db()
+    edition.refresh_from_db()
+    assert doubtful.status == "sent" and (edition.status, edition.recipient_count) == (Edition.Status.SENT, 2)
+    assert mail.outbox == []
+    entry = LogEntry.objects.latest("pk")
+    assert (entry.user, entry.object_id, entry.action_flag) == (superuser, str(edition.pk), CHANGE)
+    assert entry.change_message.startswith("Settled 1 in-doubt deliveries as sent")
+    # Settled: the buttons are gone, and a second POST is refused with a message.
+    assert "In-doubt deliveries" not in response.content.decode()
+    again = move(root_client, edition, "settle_sent").content.decode()
+    assert "Nothing to settle" in again
+
+
+def test_settling_in_doubt_by_sending_again_sends_that_reader_once_through_the_workers(
+    root_client: Client, trending, tomorrow, django_capture_on_commit_callbacks
+) -> None:
+    edition, doubtful = left_in_doubt(tomorrow, trending)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = move(root_client, edition, "settle_resend")
+    assert "Settled 1 in-doubt deliveries by sending them again: 1 chunk(s) queued" in response.content.decode()
+    # The eager worker sent the chunk: one message, to the reader in doubt only.
+    assert [m.to[0] for m in mail.outbox] == ["doubtful@example.org"]
+    doubtful.refresh_from_db()
+    edition.refresh_from_db()
+    assert doubtful.status == "sent" and doubtful.ambiguous_at is not None
+    assert (edition.status, edition.recipient_count) == (Edition.Status.SENT, 2)
+    assert LogEntry.objects.latest("pk").change_message.startswith("Settled 1 in-doubt deliveries by sending")
+
+
+def test_settling_in_doubt_is_refused_while_other_deliveries_are_queued(root_client: Client, trending, tomorrow):
+    edition, doubtful = left_in_doubt(tomorrow, trending)
+    Delivery.objects.create(edition=edition, subscriber=make_subscriber(), status="queued")
+    assert "In-doubt deliveries" not in root_client.get(change_url(edition)).content.decode()
+    page = move(root_client, edition, "settle_sent").content.decode()
+    assert "still has 1 deliveries queued or being sent" in page
+    doubtful.refresh_from_db()
+    assert doubtful.status == "ambiguous"
+
+
+def test_settling_in_doubt_needs_a_post_and_the_permission_to_change_editions(
+    root_client: Client, trending, tomorrow
+) -> None:
+    edition, doubtful = left_in_doubt(tomorrow, trending)
+    root_client.get(reverse("admin:digest_edition_move", args=[edition.pk, "settle_sent"]))
+    viewer = User.objects.create_user("vera", "vera@example.org", "vera-password", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(content_type__app_label="digest", codename="view_edition"))
+    client = Client()
+    client.force_login(viewer)
+    assert "In-doubt deliveries" not in client.get(change_url(edition)).content.decode()
+    for name in ("settle_sent", "settle_resend"):
+        assert client.post(reverse("admin:digest_edition_move", args=[edition.pk, name])).status_code == 403
+    # A POST without the CSRF token is refused too.
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(User.objects.get(username="root"))
+    assert csrf_client.post(reverse("admin:digest_edition_move", args=[edition.pk, "settle_sent"])).status_code == 403
+    doubtful.refresh_from_db()
+    edition.refresh_from_db()
+    assert doubtful.status == "ambiguous" and edition.status == Edition.Status.SENDING
+    assert mail.outbox == [] and not LogEntry.objects.exists()
