@@ -263,8 +263,8 @@ SENDING = (
         kind=Kind.BOOL,
         default=True,
         meaning="A delivery whose worker died during the ESP call is `ambiguous`: the ESP may have accepted it. On "
-        "(at-least-once) it is sent again, possibly a second time; off (at-most-once) it is never re-sent by itself: its "
-        "edition stays `sending` until an operator settles it, as sent or to send again (`send_edition "
+        "(at-least-once) it is sent again, possibly a second time; off (at-most-once) it is never re-sent by "
+        "itself: its edition stays `sending` until an operator settles it, as sent or to send again (`send_edition "
         "--settle-in-doubt`, or the edition's page).",
         readers=_SENDING,
         group=Group.SENDING,
