@@ -6,6 +6,7 @@ And the operator's way out of doubt (``edition_settle_in_doubt``): deliveries le
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from subscribers.delivery.queries import claimable_statuses, subscribers_without
 from subscribers.delivery.record import edition_finish_if_done
 from subscribers.delivery.sweep import settle_dead_claims
 from subscribers.models import Delivery, Subscriber
+
+logger = logging.getLogger(__name__)
 
 Status = Delivery.Status
 
@@ -161,4 +164,12 @@ def edition_settle_in_doubt(*, edition: Edition, how: Settle, now: datetime) -> 
             enqueued_at=None,  # held by no task: the sweep takes them too if the caller's send is lost
             last_error=Concat(Value("in doubt, sent again by an operator; was: "), F("last_error")),
         )
+    # The command line has no admin log: this line is its record of the decision.
+    logger.warning(
+        "edition %s: %d in-doubt deliveries settled by an operator: %s",
+        edition.pk,
+        settled,
+        how.value,
+        extra={"edition_id": edition.pk, "settled": settled, "how": how.value},
+    )
     return settled

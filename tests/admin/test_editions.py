@@ -299,7 +299,8 @@ def test_settling_in_doubt_as_sent_finishes_the_edition_sends_nothing_and_is_log
 ) -> None:
     edition, doubtful = left_in_doubt(tomorrow, trending)
     page = root_client.get(change_url(edition)).content.decode()
-    assert 'id="in-doubt"' in page and "In-doubt deliveries: count as sent" in page
+    assert "1 delivery is in doubt" in page and "the edition stays sending until you settle it" in page
+    assert "In-doubt deliveries: count as sent" in page
     assert "In-doubt deliveries: send again" in page
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -91,7 +91,9 @@ def _left_in_doubt(edition: Edition, scripted) -> tuple[Subscriber, Subscriber]:
     return sure, doubtful
 
 
-def test_settle_in_doubt_as_sent_finishes_the_edition_and_sends_nobody_again(edition: Edition, scripted, capsys):
+def test_settle_in_doubt_as_sent_finishes_the_edition_and_sends_nobody_again(
+    edition: Edition, scripted, capsys, caplog
+) -> None:
     sure, doubtful = _left_in_doubt(edition, scripted)
 
     call_command("send_edition", "--date", TODAY.isoformat(), "--settle-in-doubt=sent", "--dry-run")
@@ -100,6 +102,8 @@ def test_settle_in_doubt_as_sent_finishes_the_edition_and_sends_nobody_again(edi
 
     call_command("send_edition", "--date", TODAY.isoformat(), "--settle-in-doubt=sent")
     assert "Counted 1 in-doubt deliveries as sent; nothing sent again." in capsys.readouterr().out
+    settled = [r for r in caplog.records if r.name == "subscribers.delivery.operator"]
+    assert [(r.levelname, r.edition_id, r.settled, r.how) for r in settled] == [("WARNING", edition.pk, 1, "sent")]
     row = Delivery.objects.get(subscriber=doubtful)
     assert row.status == Delivery.Status.SENT and row.ambiguous_at is not None and row.sent_at == row.ambiguous_at
     assert row.last_error.startswith("in doubt, counted as sent by an operator; was: ")
