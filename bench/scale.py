@@ -36,7 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-BENCH_DB = "bench_scale"
+# BENCH_DB: helpers sharing one PostgreSQL server each give their own name.
+BENCH_DB = os.environ.get("BENCH_DB", "bench_scale")
 WORDS = ["language", "model", "agents", "retrieval", "diffusion", "protein", "graph", "reasoning", "vision", "robot"]
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from anymail.exceptions import AnymailError
+from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
 from django.utils import timezone
@@ -57,14 +57,22 @@ class ChunkResult:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def chunk_claim(
-    *, edition_id: int, subscriber_ids: Sequence[int], token: str, now: datetime
-) -> tuple[list[Delivery], int]:
-    """Claim this chunk's unsent rows; rows whose subscriber is no longer active are skipped, not sent."""
+def chunk_claim(*, edition_id: int, first: int, last: int, token: str, now: datetime) -> tuple[list[Delivery], int]:
+    """Claim the unsent rows of the chunk ``first``..``last`` (subscriber ids, inclusive), at most a chunk's size;
+    rows whose subscriber is no longer active are skipped, not sent.
+
+    The cap keeps a chunk's time bounded when a later fan-out put more rows into an old chunk's range (time zones
+    interleave ids): whatever it leaves has a chunk of its own, or the sweep's.
+    """
     with transaction.atomic():
         rows = list(
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(edition_id=edition_id, subscriber_id__in=list(subscriber_ids), status__in=claimable_statuses())
+            .filter(
+                edition_id=edition_id,
+                subscriber_id__gte=first,
+                subscriber_id__lte=last,
+                status__in=claimable_statuses(),
+            )
             .select_related("subscriber")
             .only(
                 "id",
@@ -76,7 +84,8 @@ def chunk_claim(
                 "subscriber__token_key",
                 "subscriber__status",
             )
-            .order_by("pk")
+            # The (edition, subscriber) unique index walks the range in order.
+            .order_by("subscriber_id")[: settings.NEWSLETTER_SEND_CHUNK_SIZE]
         )
         mine = [row for row in rows if row.subscriber.status == Subscriber.Status.ACTIVE]
         gone = [row.pk for row in rows if row.subscriber.status != Subscriber.Status.ACTIVE]
@@ -91,10 +100,9 @@ def chunk_claim(
     return mine, len(gone)
 
 
-def chunk_send(
-    *, edition_id: int, subscriber_ids: Sequence[int], connection: Any = None, force: bool = False
-) -> ChunkResult:
-    """Send ``edition_id`` to those of ``subscriber_ids`` who have not had it. Idempotent; safe to run twice at once.
+def chunk_send(*, edition_id: int, first: int, last: int, connection: Any = None, force: bool = False) -> ChunkResult:
+    """Send ``edition_id`` to the subscribers ``first``..``last`` (ids, inclusive) whose row is waiting.
+    Idempotent; safe to run twice at once.
 
     Returns what happened; ``retry`` asks the caller to run the chunk again later (the ESP throttled or failed, or
     the journal was unreachable), which only sends what is still unsent. ``force``: an operator's send despite the
@@ -122,7 +130,7 @@ def chunk_send(
         return ChunkResult(retry=True, error=f"send journal unavailable: {exc}")
     now = timezone.now()
     rows, result.skipped = with_db_retry(
-        lambda: chunk_claim(edition_id=edition_id, subscriber_ids=subscriber_ids, token=token, now=now),
+        lambda: chunk_claim(edition_id=edition_id, first=first, last=last, token=token, now=now),
         what="the claim",
     )
     if rows:
@@ -138,7 +146,14 @@ def chunk_send(
         result.ambiguous,
         result.skipped,
         result.released,
-        extra={"edition_id": edition_id, "chunk": token, "subscribers": len(subscriber_ids), "retry": result.retry},
+        extra={
+            "edition_id": edition_id,
+            "chunk": token,
+            "subscribers": len(rows) + result.skipped,
+            "first": first,
+            "last": last,
+            "retry": result.retry,
+        },
     )
     return result
 

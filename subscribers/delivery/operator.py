@@ -21,7 +21,7 @@ from digest.edition_states import SENDABLE, STOPPED
 from digest.models import Edition
 from subscribers.delivery.chunk import ChunkResult, chunk_send
 from subscribers.delivery.esp_errors import edition_backoff
-from subscribers.delivery.fanout import Batch, chunked, deliveries_fan_out
+from subscribers.delivery.fanout import Batch, deliveries_fan_out, deliveries_spans
 from subscribers.delivery.queries import claimable_statuses, subscribers_without_delivery, unfinished_statuses
 from subscribers.delivery.record import edition_finish_if_done
 from subscribers.delivery.sweep import settle_dead_claims
@@ -59,14 +59,9 @@ def edition_send_prepare(*, edition: Edition, now: datetime, force: bool = False
         raise ValueError(f"{edition} is {edition.status}: release it before sending")
     # Any claim, however recent, whose journal is silent: the operator re-runs after a crash without waiting.
     settle_dead_claims(now=now, claimed_before=now, edition_id=edition.pk)
-    new_ids = list(subscribers_without_delivery(edition=edition).order_by("pk").values_list("pk", flat=True))
-    deliveries_fan_out(edition=edition, subscriber_ids=new_ids, now=now)
-    ids = list(
-        Delivery.objects.filter(edition=edition, status__in=claimable_statuses())
-        .order_by("subscriber_id")
-        .values_list("subscriber_id", flat=True)
-    )
-    return Batch(edition_id=edition.pk, chunks=chunked(ids), force=force)
+    deliveries_fan_out(edition=edition, recipients=subscribers_without_delivery(edition=edition), now=now)
+    waiting = Delivery.objects.filter(edition=edition, status__in=claimable_statuses())
+    return Batch(edition_id=edition.pk, chunks=deliveries_spans(waiting), force=force)
 
 
 def edition_send_now(
@@ -85,7 +80,7 @@ def edition_send_now(
     total = ChunkResult()
     for chunk in batch.chunks:
         for attempt in range(settings.NEWSLETTER_SEND_MAX_RETRIES + 1):
-            result = chunk_send(edition_id=edition.pk, subscriber_ids=chunk, force=force)
+            result = chunk_send(edition_id=edition.pk, first=chunk.first, last=chunk.last, force=force)
             total.add(result)
             if not result.retry:
                 break
@@ -94,7 +89,7 @@ def edition_send_now(
         else:
             total.retry, total.error = True, result.error
         if on_chunk is not None:
-            on_chunk(result, len(chunk))
+            on_chunk(result, chunk.size)
     edition_finish_if_done(edition_id=edition.pk)
     return total
 

@@ -8,6 +8,7 @@ from datetime import date as Date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from digest.edition_states import SENDABLE, edition_auto_approve
 from digest.models import Edition, Frequency
@@ -16,6 +17,7 @@ from digest.trending import EditionFrozenError, edition_build
 from subscribers.brake import brake_enforce
 from subscribers.delivery.fanout import Batch, deliveries_fan_out
 from subscribers.delivery.queries import active_subscribers, subscribers_without_delivery
+from subscribers.models import Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -83,17 +85,17 @@ def newest_sendable_edition(*, frequency: str, now: datetime) -> Edition | None:
     return edition
 
 
-def due_subscriber_ids(*, edition: Edition, now: datetime) -> list[int]:
-    """Active subscribers of the edition's frequency whose morning it is and who have no delivery of it yet."""
+def due_subscribers(*, edition: Edition, now: datetime) -> QuerySet[Subscriber] | None:
+    """Active subscribers of the edition's frequency whose morning it is and who have no delivery of it yet; None
+    when no time zone is due."""
     # The time zones of everyone on the list first (a small distinct set): most ticks find no zone due and stop.
     zones = set(
         active_subscribers(frequency=edition.frequency).order_by().values_list("time_zone", flat=True).distinct()
     )
     due_zones = [zone for zone in zones if subscriber_due(time_zone=zone, now=now, edition_date=edition.date)]
     if not due_zones:
-        return []
-    due = subscribers_without_delivery(edition=edition).filter(time_zone__in=due_zones)
-    return list(due.order_by("pk").values_list("pk", flat=True))
+        return None
+    return subscribers_without_delivery(edition=edition).filter(time_zone__in=due_zones)
 
 
 def newsletter_tick(*, now: datetime) -> list[Batch]:
@@ -109,8 +111,11 @@ def newsletter_tick(*, now: datetime) -> list[Batch]:
         edition = newest_sendable_edition(frequency=frequency, now=now)
         if edition is None:
             continue
-        ids = due_subscriber_ids(edition=edition, now=now)
-        if ids:
-            batches.append(deliveries_fan_out(edition=edition, subscriber_ids=ids, now=now))
-            logger.info("fanned out %s to %d subscribers", edition, len(ids))
+        due = due_subscribers(edition=edition, now=now)
+        if due is None:
+            continue
+        batch = deliveries_fan_out(edition=edition, recipients=due, now=now)
+        if batch.chunks:
+            batches.append(batch)
+            logger.info("fanned out %s to %d subscribers", edition, batch.size)
     return batches

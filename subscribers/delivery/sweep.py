@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Q
 
 from digest.edition_states import STOPPED
 from digest.models import Edition
-from subscribers.delivery.fanout import Batch, chunked
+from subscribers.delivery.fanout import Batch, deliveries_spans
 from subscribers.delivery.journal import SendJournal
 from subscribers.delivery.queries import claimable_statuses
 from subscribers.delivery.record import edition_finish_if_done
@@ -87,11 +87,11 @@ def settle_dead_claims(
     return result
 
 
-def chunk_hand_to_sweep(*, edition_id: int, subscriber_ids: list[int]) -> int:
+def chunk_hand_to_sweep(*, edition_id: int, first: int, last: int) -> int:
     """Mark the chunk's waiting rows as held by no task, so the next sweep enqueues them at once (its retry could not
     be published); returns how many."""
     return Delivery.objects.filter(
-        edition_id=edition_id, subscriber_id__in=subscriber_ids, status__in=claimable_statuses()
+        edition_id=edition_id, subscriber_id__gte=first, subscriber_id__lte=last, status__in=claimable_statuses()
     ).update(enqueued_at=None)
 
 
@@ -104,18 +104,18 @@ def deliveries_sweep(*, now: datetime, edition_id: int | None = None) -> SweepRe
     waiting = Delivery.objects.filter(status__in=claimable_statuses()).exclude(edition__status__in=STOPPED)
     if edition_id is not None:
         waiting = waiting.filter(edition_id=edition_id)
-    lost = waiting.filter(enqueued_at__lt=stale_before) | waiting.filter(enqueued_at__isnull=True)
-    by_edition: dict[int, list[int]] = {}
-    for ed_id, subscriber_id in lost.order_by("edition_id", "subscriber_id").values_list("edition_id", "subscriber_id"):
-        by_edition.setdefault(ed_id, []).append(subscriber_id)
-    for ed_id, ids in by_edition.items():
-        Delivery.objects.filter(edition_id=ed_id, subscriber_id__in=ids, status__in=claimable_statuses()).update(
-            enqueued_at=now
-        )
-        result.batches.append(Batch(edition_id=ed_id, chunks=chunked(ids)))
-        result.requeued += len(ids)
+    lost = waiting.filter(Q(enqueued_at__lt=stale_before) | Q(enqueued_at__isnull=True))
+    editions = set(lost.order_by().values_list("edition_id", flat=True).distinct())
+    for ed_id in sorted(editions):
+        # Cut into chunks by one query that returns only their edges, then marked as enqueued by one statement:
+        # no id is held in Python. A row that turns lost between the two is marked too and, if no chunk's range
+        # holds it, waits one more stall time for the next sweep.
+        batch = Batch(edition_id=ed_id, chunks=deliveries_spans(lost.filter(edition_id=ed_id)))
+        lost.filter(edition_id=ed_id).update(enqueued_at=now)
+        result.batches.append(batch)
+        result.requeued += batch.size
     # An edition whose last rows were settled here (no chunk will run for them) is finished now.
     sending = set(Edition.objects.filter(status=Edition.Status.SENDING).values_list("pk", flat=True))
-    for ed_id in sending - set(by_edition):
+    for ed_id in sending - editions:
         edition_finish_if_done(edition_id=ed_id)
     return result

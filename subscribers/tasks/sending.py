@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from subscribers.delivery import schedule
-from subscribers.delivery.chunk import chunk_send
+from subscribers.delivery.chunk import ChunkResult, chunk_send
 from subscribers.delivery.esp_errors import edition_backoff
 from subscribers.delivery.fanout import Batch
 from subscribers.delivery.sweep import chunk_hand_to_sweep, deliveries_sweep
@@ -31,11 +31,11 @@ def enqueue_batches(batches: list[Batch]) -> int:
     count = 0
     for batch in batches:
         for chunk in batch.chunks:
-            # Only a forced chunk carries the keyword: the others stay readable by workers of the previous release.
+            # Only a forced chunk carries the keyword.
             if batch.force:
-                transaction.on_commit(partial(send_chunk.delay, batch.edition_id, chunk, force=True))
+                transaction.on_commit(partial(send_chunk.delay, batch.edition_id, chunk.first, chunk.last, force=True))
             else:
-                transaction.on_commit(partial(send_chunk.delay, batch.edition_id, chunk))
+                transaction.on_commit(partial(send_chunk.delay, batch.edition_id, chunk.first, chunk.last))
             count += 1
     return count
 
@@ -58,13 +58,23 @@ def sweep_deliveries() -> dict[str, int]:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
-def send_chunk(self: Task, edition_id: int, subscriber_ids: list[int], force: bool = False) -> dict[str, object]:
-    """Send one chunk; throttled or failing ESPs are retried with exponential backoff and full jitter.
+def send_chunk(
+    self: Task, edition_id: int, first: int | list[int], last: int | None = None, force: bool = False
+) -> dict[str, object]:
+    """Send the chunk ``first``..``last`` (subscriber ids, inclusive); throttled or failing ESPs are retried with
+    exponential backoff and full jitter.
 
     ``force``: queued by ``send_edition --force``, sent despite the complaint-rate brake (a retry keeps it; the
-    sweep's re-enqueue does not, and waits for a resume).
+    sweep's re-enqueue does not, and waits for a resume). ``first`` as a list of ids: a chunk queued by the
+    previous release, sent as the range it spans (the rows say who is due, so that claims no one extra).
     """
-    result = chunk_send(edition_id=edition_id, subscriber_ids=subscriber_ids, force=force)
+    if isinstance(first, list):
+        ids = first
+        if not ids:
+            return asdict(ChunkResult())
+        first, last = min(ids), max(ids)
+    last = first if last is None else last
+    result = chunk_send(edition_id=edition_id, first=first, last=last, force=force)
     if result.retry:
         retries = self.request.retries
         if retries >= settings.NEWSLETTER_SEND_MAX_RETRIES:
@@ -78,7 +88,7 @@ def send_chunk(self: Task, edition_id: int, subscriber_ids: list[int], force: bo
             except Reject as exc:
                 # Celery could not publish the retry (the broker is down) and would drop the task: the rows are
                 # marked as having no task, so the next sweep enqueues them instead of waiting out the stall time.
-                handed = chunk_hand_to_sweep(edition_id=edition_id, subscriber_ids=subscriber_ids)
+                handed = chunk_hand_to_sweep(edition_id=edition_id, first=first, last=last)
                 logger.warning(
                     "chunk of edition %s: retry not published (%s), %d rows left for the next sweep",
                     edition_id,

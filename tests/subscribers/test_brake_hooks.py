@@ -24,9 +24,9 @@ from digest.models import Edition, Frequency
 from subscribers.brake import brake_enforce, brake_resume, brake_state
 from subscribers.delivery.body import clear_body_cache
 from subscribers.delivery.chunk import chunk_send
-from subscribers.delivery.fanout import deliveries_fan_out
+from subscribers.delivery.fanout import Span, deliveries_fan_out
 from subscribers.delivery.schedule import newsletter_tick
-from subscribers.models import Delivery, SendingBrake
+from subscribers.models import Delivery, SendingBrake, Subscriber
 from subscribers.webhooks.tracking import tracking_event_record
 from tests.admin.conftest import curator_group
 from tests.factories import make_edition, make_seen_paper
@@ -102,7 +102,7 @@ def test_the_tick_sends_nothing_while_paused_and_holds_what_it_built(history: li
 def test_the_tick_sends_as_before_under_the_thresholds(history: list[Delivery]) -> None:
     make_seen_paper(listed_date=TODAY, upvotes=50)
     reader = make_subscriber()
-    assert [batch.chunks for batch in newsletter_tick(now=NOW)] == [[[reader.pk]]]
+    assert [batch.chunks for batch in newsletter_tick(now=NOW)] == [[Span(reader.pk, reader.pk, 1)]]
 
 
 # --- A send in progress -----------------------------------------------------------------------------------------
@@ -115,12 +115,14 @@ def test_a_send_in_progress_stops_at_its_next_chunk_and_goes_on_after_a_resume(
     stay queued; after a curator resumes, the same chunk sends them, once."""
     settings.NEWSLETTER_SEND_CHUNK_SIZE = 2
     readers = [make_subscriber() for _ in range(4)]
-    batch = deliveries_fan_out(edition=edition, subscriber_ids=[r.pk for r in readers], now=NOW)
+    batch = deliveries_fan_out(
+        edition=edition, recipients=Subscriber.objects.filter(pk__in=[r.pk for r in readers]), now=NOW
+    )
     first, second = batch.chunks
 
-    assert chunk_send(edition_id=edition.pk, subscriber_ids=first).sent == 2
+    assert chunk_send(edition_id=edition.pk, first=first.first, last=first.last).sent == 2
     complain(history[0])  # arrives while the edition is sending
-    stopped = chunk_send(edition_id=edition.pk, subscriber_ids=second)
+    stopped = chunk_send(edition_id=edition.pk, first=second.first, last=second.last)
 
     assert (stopped.sent, stopped.released) == (0, 0)
     edition.refresh_from_db()
@@ -134,7 +136,7 @@ def test_a_send_in_progress_stops_at_its_next_chunk_and_goes_on_after_a_resume(
     brake_resume(user=User.objects.create_user("carla"), now=NOW + timedelta(minutes=5))
     edition.refresh_from_db()
     assert edition.status == Edition.Status.SENDING  # it had started: it goes on
-    assert chunk_send(edition_id=edition.pk, subscriber_ids=second).sent == 2
+    assert chunk_send(edition_id=edition.pk, first=second.first, last=second.last).sent == 2
     assert sent_to() == Counter({r.email: 1 for r in readers})
     edition.refresh_from_db()
     assert edition.status == Edition.Status.SENT
@@ -248,7 +250,9 @@ def test_resuming_from_the_edition_page_is_logged_and_sends_on_the_next_tick(
     logged = LogEntry.objects.get(object_id=str(edition.pk), content_type__model="edition")
     assert logged.user.username == "carla" and REASON in logged.change_message
     assert LogEntry.objects.filter(content_type__model="sendingbrake").count() == 1
-    assert [batch.chunks for batch in newsletter_tick(now=NOW + timedelta(minutes=5))] == [[[reader.pk]]]
+    assert [batch.chunks for batch in newsletter_tick(now=NOW + timedelta(minutes=5))] == [
+        [Span(reader.pk, reader.pk, 1)]
+    ]
 
 
 def test_the_dashboard_shows_the_rates_the_pause_and_resumes(

@@ -55,5 +55,5 @@ def sent_to() -> Counter[str]:
 
 def fan_out(edition: Edition, subscribers: list[Subscriber], *, now: datetime = NOON) -> list[int]:
     ids = [s.pk for s in subscribers]
-    deliveries_fan_out(edition=edition, subscriber_ids=ids, now=now)
+    deliveries_fan_out(edition=edition, recipients=Subscriber.objects.filter(pk__in=ids), now=now)
     return ids

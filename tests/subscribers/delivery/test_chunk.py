@@ -25,7 +25,7 @@ def test_chunk_sends_each_active_subscriber_once_and_records_the_esp_id(edition:
     subscribers = [make_subscriber() for _ in range(5)]
     ids = fan_out(edition, subscribers)
 
-    result = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+    result = chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1])
 
     assert (result.sent, result.retry) == (5, False)
     assert sent_to() == Counter({s.email: 1 for s in subscribers})
@@ -36,7 +36,7 @@ def test_chunk_sends_each_active_subscriber_once_and_records_the_esp_id(edition:
     assert edition.status == Edition.Status.SENT and edition.recipient_count == 5
     assert edition.rendered_html  # the snapshot the archive shows
 
-    again = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+    again = chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1])
     assert again.sent == 0 and len(mail.outbox) == 5
 
 
@@ -45,7 +45,7 @@ def test_a_subscriber_who_leaves_between_fan_out_and_send_is_skipped(edition: Ed
     ids = fan_out(edition, [stays, leaves])
     Subscriber.objects.filter(pk=leaves.pk).update(status=Subscriber.Status.UNSUBSCRIBED)
 
-    result = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+    result = chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1])
 
     assert (result.sent, result.skipped) == (1, 1)
     assert sent_to() == Counter({stays.email: 1})
@@ -55,15 +55,15 @@ def test_a_subscriber_who_leaves_between_fan_out_and_send_is_skipped(edition: Ed
 def test_rows_claimed_by_one_run_are_invisible_to_another(edition: Edition) -> None:
     subscribers = [make_subscriber() for _ in range(3)]
     ids = fan_out(edition, subscribers)
-    first, _ = chunk_claim(edition_id=edition.pk, subscriber_ids=ids, token="a" * 32, now=NOON)
-    second, _ = chunk_claim(edition_id=edition.pk, subscriber_ids=ids, token="b" * 32, now=NOON)
+    first, _ = chunk_claim(edition_id=edition.pk, first=ids[0], last=ids[-1], token="a" * 32, now=NOON)
+    second, _ = chunk_claim(edition_id=edition.pk, first=ids[0], last=ids[-1], token="b" * 32, now=NOON)
     assert len(first) == 3 and second == []
 
 
 def test_a_held_edition_sends_nothing(edition: Edition) -> None:
     ids = fan_out(edition, [make_subscriber()])
     Edition.objects.filter(pk=edition.pk).update(status=Edition.Status.HELD)
-    assert chunk_send(edition_id=edition.pk, subscriber_ids=ids).sent == 0
+    assert chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1]).sent == 0
     assert mail.outbox == []
 
 
@@ -72,13 +72,13 @@ def test_throttling_stops_the_chunk_and_a_retry_sends_only_the_rest(edition: Edi
     ids = fan_out(edition, subscribers)
     scripted[subscribers[2].email] = [ses_error(429, "TooManyRequestsException"), ses_error(500, "InternalFailure")]
 
-    first = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+    first = chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1])
     # The throttled row goes back untried, like the one after it.
     assert (first.sent, first.retry, first.released) == (2, True, 2)
     assert Delivery.objects.get(subscriber=subscribers[2]).status == Status.QUEUED
-    second = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+    second = chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1])
     assert (second.sent, second.retry) == (0, True)
-    third = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+    third = chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1])
     assert (third.sent, third.retry) == (2, False)
 
     assert sent_to() == Counter({s.email: 1 for s in subscribers})
@@ -90,7 +90,7 @@ def test_could_not_connect_is_retried_not_ambiguous(edition: Edition, scripted) 
     subscriber = make_subscriber()
     ids = fan_out(edition, [subscriber])
     scripted[subscriber.email] = [not_connected()]
-    assert chunk_send(edition_id=edition.pk, subscriber_ids=ids).retry
+    assert chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1]).retry
     assert Delivery.objects.get(subscriber=subscriber).status == Status.QUEUED
 
 
@@ -99,7 +99,7 @@ def test_an_invalid_address_fails_and_is_suppressed_the_others_still_go(edition:
     ids = fan_out(edition, [bad, good])
     scripted[bad.email] = [ses_error(400, "BadRequestException", "Illegal address")]
 
-    result = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+    result = chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1])
 
     assert (result.sent, result.failed, result.retry) == (1, 1, False)
     assert Delivery.objects.get(subscriber=bad).status == Status.FAILED
@@ -114,7 +114,7 @@ def test_send_log_lines_carry_the_edition_and_subscriber_ids(edition: Edition, s
     scripted[bad.email] = [ses_error(400, "BadRequestException", "Illegal address")]
 
     with caplog.at_level(logging.DEBUG, logger="subscribers.delivery.chunk"):
-        chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+        chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1])
 
     by_message = {record.getMessage().split(" ")[0]: record for record in caplog.records}
     refused, sent = by_message["ESP"], by_message["sent"]
@@ -131,7 +131,7 @@ def test_a_content_rejection_fails_without_suppressing(edition: Edition, scripte
     subscriber = make_subscriber()
     ids = fan_out(edition, [subscriber])
     scripted[subscriber.email] = [ses_error(400, "MessageRejected", "Email content rejected")]
-    assert chunk_send(edition_id=edition.pk, subscriber_ids=ids).failed == 1
+    assert chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1]).failed == 1
     subscriber.refresh_from_db()
     assert subscriber.status == Subscriber.Status.ACTIVE
 
@@ -145,12 +145,12 @@ def test_a_timeout_in_flight_is_ambiguous_and_the_setting_decides_a_resend(
     ids = fan_out(edition, [subscriber])
     scripted[subscriber.email] = [read_timeout()]
 
-    first = chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+    first = chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1])
     assert (first.ambiguous, first.retry) == (1, True)
     row = Delivery.objects.get(subscriber=subscriber)
     assert row.status == Status.AMBIGUOUS and row.ambiguous_at is not None
 
-    chunk_send(edition_id=edition.pk, subscriber_ids=ids)
+    chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1])
     row.refresh_from_db()
     assert row.status == (Status.SENT if resend else Status.AMBIGUOUS)
     assert row.ambiguous_at is not None  # still counted after the re-send
@@ -169,7 +169,7 @@ def queries_for_chunk(edition: Edition, size: int) -> int:
     clear_body_cache()
     EditionLink.objects.all().delete()  # both runs render the body as the first chunk of a send does
     with CaptureQueriesContext(connection) as captured:
-        assert chunk_send(edition_id=edition.pk, subscriber_ids=ids).sent == size
+        assert chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1]).sent == size
     return len(captured)
 
 

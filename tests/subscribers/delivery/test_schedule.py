@@ -8,6 +8,7 @@ import pytest
 import time_machine
 
 from digest.models import Edition, Frequency
+from subscribers.delivery.fanout import Span
 from subscribers.delivery.schedule import newsletter_tick, subscriber_due
 from subscribers.models import Delivery
 from tests.factories import make_seen_paper
@@ -29,12 +30,12 @@ def test_tick_builds_approves_and_fans_out_to_whose_morning_it_is(db, settings) 
 
     edition = Edition.objects.get(date=TODAY, frequency=Frequency.DAILY)
     assert edition.status == Edition.Status.SENDING
-    assert [batch.chunks for batch in batches] == [[[london.pk]]]
+    assert [batch.chunks for batch in batches] == [[Span(london.pk, london.pk, 1)]]
     assert not Delivery.objects.filter(subscriber__in=[new_york, weekly]).exists()
     assert newsletter_tick(now=now) == []  # firing again: nobody new
 
     later = datetime(2025, 3, 14, 11, 30, tzinfo=UTC)  # 07:30 in New York
-    assert [batch.chunks for batch in newsletter_tick(now=later)] == [[[new_york.pk]]]
+    assert [batch.chunks for batch in newsletter_tick(now=later)] == [[Span(new_york.pk, new_york.pk, 1)]]
 
 
 def test_tick_waits_for_approval_when_required(db, settings) -> None:
@@ -60,7 +61,10 @@ def test_tick_sends_weekly_subscribers_the_weekly_edition_on_its_day(db, setting
     daily, weekly = make_subscriber(), make_subscriber(frequency=Frequency.WEEKLY)
     batches = newsletter_tick(now=datetime(2025, 3, 17, 7, 0, tzinfo=UTC))
     by_edition = {Edition.objects.get(pk=b.edition_id).frequency: b.chunks for b in batches}
-    assert by_edition == {Frequency.DAILY: [[daily.pk]], Frequency.WEEKLY: [[weekly.pk]]}
+    assert by_edition == {
+        Frequency.DAILY: [Span(daily.pk, daily.pk, 1)],
+        Frequency.WEEKLY: [Span(weekly.pk, weekly.pk, 1)],
+    }
 
 
 def test_an_empty_edition_is_not_sent(db, settings, caplog) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from digest.models import Edition
 from subscribers.delivery.chunk import chunk_claim
-from subscribers.delivery.fanout import deliveries_fan_out
+from subscribers.delivery.fanout import Span
 from subscribers.delivery.journal import SendJournal
 from subscribers.delivery.sweep import deliveries_sweep
 from subscribers.models import Delivery, Subscriber
@@ -19,7 +19,9 @@ Status = Delivery.Status
 
 def dead_claim(edition: Edition, subscribers: list[Subscriber], token: str, *, claimed_at: datetime) -> list[Delivery]:
     fan_out(edition, subscribers)
-    rows, _ = chunk_claim(edition_id=edition.pk, subscriber_ids=[s.pk for s in subscribers], token=token, now=NOON)
+    rows, _ = chunk_claim(
+        edition_id=edition.pk, first=subscribers[0].pk, last=subscribers[-1].pk, token=token, now=NOON
+    )
     Delivery.objects.filter(claim_token=token).update(claimed_at=claimed_at)
     return rows
 
@@ -44,9 +46,7 @@ def test_sweep_settles_a_dead_claim_from_its_journal(edition: Edition, settings)
     assert statuses[rows[2].pk] == statuses[rows[3].pk] == Status.QUEUED
     assert (result.settled_sent, result.ambiguous) == (1, 1)
     # At-least-once by default: the ambiguous row and the two never tried are enqueued again.
-    assert sorted(id_ for batch in result.batches for chunk in batch.chunks for id_ in chunk) == sorted(
-        s.pk for s in subscribers[1:]
-    )
+    assert [batch.chunks for batch in result.batches] == [[Span(subscribers[1].pk, subscribers[-1].pk, 3)]]
 
 
 def test_sweep_marks_everything_ambiguous_when_the_journal_is_gone(edition: Edition, settings) -> None:
@@ -73,10 +73,10 @@ def test_sweep_leaves_a_live_claim_alone(edition: Edition, settings) -> None:
 def test_sweep_reenqueues_rows_whose_task_was_lost(edition: Edition, settings) -> None:
     settings.NEWSLETTER_STALL_SECONDS = 60
     lost, fresh = make_subscriber(), make_subscriber()
-    deliveries_fan_out(edition=edition, subscriber_ids=[lost.pk], now=NOON - timedelta(minutes=10))
-    deliveries_fan_out(edition=edition, subscriber_ids=[fresh.pk], now=NOON)
+    fan_out(edition, [lost], now=NOON - timedelta(minutes=10))
+    fan_out(edition, [fresh], now=NOON)
 
     result = deliveries_sweep(now=NOON)
 
-    assert [batch.chunks for batch in result.batches] == [[[lost.pk]]]
+    assert [batch.chunks for batch in result.batches] == [[Span(lost.pk, lost.pk, 1)]]
     assert deliveries_sweep(now=NOON).batches == []  # not again until it stalls again
