@@ -1,28 +1,58 @@
-"""ESP_RATE_LIMIT across callers, counted on the shared cache."""
+"""ESP_RATE_LIMIT: one token bucket in Redis for every sending worker process.
+
+The rate achieved by two real workers against a stand-in ESP is measured by bench/esp_rate.py.
+"""
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
+import itertools
 
 import pytest
-import time_machine
+import redis
 
-from subscribers.delivery.ratelimit import esp_rate_limit_wait
+from subscribers.delivery import ratelimit
+from subscribers.delivery.ratelimit import BUCKET_KEY, esp_rate_limit_wait
+from subscribers.token_bucket import LocalBucket, RedisBucket
 
 
-def test_rate_limit_holds_the_sender_back_across_callers(settings) -> None:
-    settings.ESP_RATE_LIMIT = 3
+@pytest.fixture
+def shared(settings, redis_url: str) -> str:
+    settings.REDIS_URL = redis_url
+    redis.Redis.from_url(redis_url).delete(BUCKET_KEY)
+    return redis_url
+
+
+def test_two_worker_processes_take_their_tokens_from_one_bucket(shared: str) -> None:
+    # What two forked workers get: a bucket each (their own connection), on the same Redis key.
+    first, second = ratelimit._bucket(shared, 4.0, 1001), ratelimit._bucket(shared, 4.0, 1002)
+    assert first is not second
+    assert isinstance(first, RedisBucket) and isinstance(second, RedisBucket)
+    slots = [first.take_slot()[0], second.take_slot()[0], first.take_slot()[0]]
+    # A quarter of a second apart whichever process asks: together they get 4 tokens a second, not 4 each.
+    assert [b - a for a, b in itertools.pairwise(slots)] == [250_000, 250_000]
+
+
+def test_the_sender_waits_for_its_token(settings, shared: str) -> None:
+    settings.ESP_RATE_LIMIT = 2
     slept: list[float] = []
+    esp_rate_limit_wait(sleep=slept.append)  # an idle bucket: the first token is free now
+    assert slept == []
+    esp_rate_limit_wait(sleep=slept.append)
+    esp_rate_limit_wait(sleep=slept.append)
+    # The second waits up to one interval, the third one more: never two tokens in the same half second.
+    assert len(slept) == 2 and 0 < slept[0] <= 0.5 < slept[1] <= 1.0
 
-    def fake_sleep(seconds: float) -> None:
-        slept.append(seconds)
-        time.sleep(seconds)
 
-    with time_machine.travel(datetime(2030, 1, 1, 0, 0, 0, 100_000, tzinfo=UTC), tick=True):
-        for _ in range(4):
-            esp_rate_limit_wait(sleep=fake_sleep)
-    assert len(slept) == 1 and 0 < slept[0] <= 1
+def test_an_unreachable_bucket_raises_so_the_chunk_pauses_instead_of_sending_unlimited(settings) -> None:
+    settings.ESP_RATE_LIMIT = 10
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    with pytest.raises(redis.ConnectionError):
+        esp_rate_limit_wait(sleep=lambda seconds: pytest.fail("waited"))
+
+
+def test_without_redis_the_bucket_is_the_process_own(settings) -> None:
+    settings.REDIS_URL = ""
+    assert isinstance(ratelimit._bucket("", 5.0, 1), LocalBucket)
 
 
 def test_no_rate_limit_configured_never_waits(settings) -> None:
