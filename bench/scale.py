@@ -20,6 +20,7 @@ The memory figure is the peak resident set (VmHWM) of the largest worker process
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import resource
@@ -48,6 +49,8 @@ class Run:
     total_s: float
     peak_worker_mb: float
     sent: int
+    workers_mb: list[float]
+    fan_out_mb: float  # this driver's peak during the fan-out alone
 
     @property
     def rate(self) -> float:
@@ -85,6 +88,12 @@ def peak_rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def reset_peak_rss() -> None:
+    """Start this process's VmHWM again from its current size (Linux: 5 to clear_refs), to measure one step."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 def fill_subscribers(count: int) -> None:
@@ -187,11 +196,13 @@ def send_once(edition, *, workers: int, env: dict[str, str], log_dir: Path, subs
 
     processes = start_workers(workers, env, log_dir)
     try:
+        reset_peak_rss()
         started = time.perf_counter()
         with transaction.atomic():
             batch = edition_send_prepare(edition=edition, now=timezone.now())
             enqueue_batches([batch])
         fanned_out = time.perf_counter()
+        fan_out_mb = peak_rss_mb(os.getpid())
         last_report = fanned_out
         while Edition.objects.filter(pk=edition.pk).values_list("status", flat=True).get() != Edition.Status.SENT:
             time.sleep(0.5)
@@ -203,7 +214,7 @@ def send_once(edition, *, workers: int, env: dict[str, str], log_dir: Path, subs
             if dead:
                 sys.exit(f"a worker exited ({dead}); see {log_dir}")
         finished = time.perf_counter()
-        peak = max(peak_rss_mb(p.pid) for p in processes)
+        workers_mb = [peak_rss_mb(p.pid) for p in processes]
     finally:
         stop_workers(processes)
     sent = Delivery.objects.filter(edition=edition, status=Delivery.Status.SENT).count()
@@ -211,7 +222,13 @@ def send_once(edition, *, workers: int, env: dict[str, str], log_dir: Path, subs
     if sent != subscribers or rows != subscribers:
         sys.exit(f"expected {subscribers} sent deliveries, found {sent} sent of {rows}")
     return Run(
-        workers=workers, fan_out_s=fanned_out - started, total_s=finished - started, peak_worker_mb=peak, sent=sent
+        workers=workers,
+        fan_out_s=fanned_out - started,
+        total_s=finished - started,
+        peak_worker_mb=max(workers_mb),
+        sent=sent,
+        workers_mb=workers_mb,
+        fan_out_mb=fan_out_mb,
     )
 
 
@@ -287,6 +304,11 @@ def main() -> None:
             print(
                 f"{workers} worker process(es): {run.total_s:7.1f}s ({run.fan_out_s:.1f}s fan-out) "
                 f"{run.rate:8,.0f} emails/s   largest worker {run.peak_worker_mb:.0f} MB",
+                flush=True,
+            )
+            print(
+                f"  peak RSS: workers {', '.join(f'{mb:.0f}' for mb in run.workers_mb)} MB; "
+                f"the driver during fan-out and enqueue {run.fan_out_mb:.0f} MB",
                 flush=True,
             )
         base = runs[0].rate

@@ -131,11 +131,12 @@ def pipeline(edition: Edition, ids: list[int], backend: str) -> tuple[float, flo
     reset(edition)
     settings.EMAIL_BACKEND = backend
     started = time.perf_counter()
-    batch = deliveries_fan_out(edition=edition, subscriber_ids=ids, now=timezone.now())
+    recipients = Subscriber.objects.filter(pk__in=ids)
+    batch = deliveries_fan_out(edition=edition, recipients=recipients, now=timezone.now())
     fanned = time.perf_counter()
     sent = 0
     for chunk in batch.chunks:
-        sent += chunk_send(edition_id=edition.pk, subscriber_ids=chunk).sent
+        sent += chunk_send(edition_id=edition.pk, first=chunk.first, last=chunk.last).sent
         if backend == TEST_BACKEND:
             mail.outbox.clear()  # the test backend keeps every message and looks each one up by index
     done = time.perf_counter()
