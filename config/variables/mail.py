@@ -100,8 +100,9 @@ EMAIL = (
         name="ESP_RATE_LIMIT",
         kind=Kind.FLOAT,
         default=0.0,
-        meaning="Most edition messages per second handed to the ESP, counted across all workers on the shared cache "
-        "(0.5 = one every 2 s); 0 = no limit. Set it to the ESP's sending rate.",
+        meaning="Most edition messages per second handed to the ESP, by all workers together: one token bucket in "
+        "Redis shared by every worker process, one message per 1/rate seconds, no burst (0.5 = one every 2 s; "
+        "without REDIS_URL each process has its own bucket); 0 = no limit. Set it to the ESP's sending rate.",
         readers=(Reader.WORKER, Reader.COMMANDS),
         group=Group.EMAIL,
         minimum=0.0,

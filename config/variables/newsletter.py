@@ -187,7 +187,7 @@ SENDING = (
         kind=Kind.INT,
         default=500,
         meaning="Subscribers per chunk: one task and one ESP connection each, at fan-out, in the sweep and in "
-        "`send_edition`.",
+        "`send_edition`. A chunk is a range of subscriber ids and claims at most this many of its rows.",
         readers=_SENDING,
         group=Group.SENDING,
         minimum=1,

@@ -2,7 +2,8 @@
 
 The database is the source of truth. A ``Delivery`` row (unique per edition x subscriber) is created for every
 recipient at fan-out, before any task exists, so a lost task or a dead worker can never make someone be skipped:
-the sweep finds the row and enqueues it again. A chunk task claims its rows with ``SELECT ... FOR UPDATE SKIP
+the sweep finds the row and enqueues it again. A chunk is a key range (the edition, the first and the last
+subscriber id), never a list of ids; its task claims the range's waiting rows with ``SELECT ... FOR UPDATE SKIP
 LOCKED`` and moves them to ``sending`` under a fresh claim token, so a redelivered task, a second beat or an
 operator's re-run finds nothing left to claim.
 
