@@ -51,6 +51,7 @@ class Run:
     sent: int
     workers_mb: list[float]
     fan_out_mb: float  # this driver's peak during the fan-out alone
+    before_fan_out_mb: float  # and its size just before
 
     @property
     def rate(self) -> float:
@@ -197,6 +198,7 @@ def send_once(edition, *, workers: int, env: dict[str, str], log_dir: Path, subs
     processes = start_workers(workers, env, log_dir)
     try:
         reset_peak_rss()
+        before_fan_out_mb = peak_rss_mb(os.getpid())
         started = time.perf_counter()
         with transaction.atomic():
             batch = edition_send_prepare(edition=edition, now=timezone.now())
@@ -229,6 +231,7 @@ def send_once(edition, *, workers: int, env: dict[str, str], log_dir: Path, subs
         sent=sent,
         workers_mb=workers_mb,
         fan_out_mb=fan_out_mb,
+        before_fan_out_mb=before_fan_out_mb,
     )
 
 
@@ -308,7 +311,8 @@ def main() -> None:
             )
             print(
                 f"  peak RSS: workers {', '.join(f'{mb:.0f}' for mb in run.workers_mb)} MB; "
-                f"the driver during fan-out and enqueue {run.fan_out_mb:.0f} MB",
+                f"the driver during fan-out and enqueue {run.fan_out_mb:.0f} MB "
+                f"({run.before_fan_out_mb:.0f} MB just before it)",
                 flush=True,
             )
         base = runs[0].rate
