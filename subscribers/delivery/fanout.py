@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -65,7 +66,10 @@ def spans_of(ids: list[int], size: int | None = None) -> list[Span]:
 def deliveries_spans(rows: QuerySet[Delivery], size: int | None = None) -> list[Span]:
     """``rows`` (of one edition) cut into spans of ``size`` in subscriber order, by one query that returns only the
     spans' edges."""
-    inner, params = rows.order_by().values("subscriber_id").query.sql_with_params()
+    try:
+        inner, params = rows.order_by().values("subscriber_id").query.sql_with_params()
+    except EmptyResultSet:  # a queryset that can match nothing (``pk__in=[]``) has no SQL
+        return []
     sql = (
         "SELECT min(subscriber_id), max(subscriber_id), count(*) FROM ("  # noqa: S608
         "SELECT subscriber_id, (row_number() OVER (ORDER BY subscriber_id) - 1) / %s AS k "
@@ -101,9 +105,12 @@ def _insert_slices_postgresql(*, edition_id: int, recipients: QuerySet[Subscribe
     placeholders = ", ".join(["%s"] * len(values))
     after = 0
     while True:
-        picked, picked_params = (
-            recipients.filter(pk__gt=after).order_by("pk").values_list("pk")[:FAN_OUT_SLICE].query.sql_with_params()
-        )
+        try:
+            picked, picked_params = (
+                recipients.filter(pk__gt=after).order_by("pk").values_list("pk")[:FAN_OUT_SLICE].query.sql_with_params()
+            )
+        except EmptyResultSet:  # a queryset that can match nothing (``pk__in=[]``) has no SQL
+            return
         # One statement per slice: pick the next recipients by id, insert their rows (a row that exists already,
         # from a concurrent tick or an earlier send, is left alone), and answer with the chunks of what it inserted
         # plus one marker row (first is NULL) holding the slice's last id for the next slice.
