@@ -235,6 +235,33 @@ def send_once(edition, *, workers: int, env: dict[str, str], log_dir: Path, subs
     )
 
 
+def fan_out_only(edition) -> None:
+    """The fan-out alone (rows created, chunk tasks published), timed and measured; the tasks are then purged."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from config.celery import app
+    from subscribers.delivery.operator import edition_send_prepare
+    from subscribers.models import Delivery
+    from subscribers.tasks.sending import enqueue_batches
+
+    reset_peak_rss()
+    before_mb = peak_rss_mb(os.getpid())
+    started = time.perf_counter()
+    with transaction.atomic():
+        batch = edition_send_prepare(edition=edition, now=timezone.now())
+        chunks = enqueue_batches([batch])
+    seconds = time.perf_counter() - started
+    peak_mb = peak_rss_mb(os.getpid())
+    rows = Delivery.objects.filter(edition=edition).count()
+    app.control.purge()
+    print(
+        f"fan-out alone: {rows:,} rows and {chunks:,} chunk tasks in {seconds:.1f}s; the driver {before_mb:.0f} MB "
+        f"before, {peak_mb:.0f} MB at its peak during it",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=20_000)
@@ -243,6 +270,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=500, help="subscribers per chunk task (SEND_CHUNK_SIZE)")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed first pass (for huge runs)")
+    parser.add_argument("--fan-out-only", action="store_true", help="time the fan-out alone, send nothing")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
 
@@ -291,6 +319,9 @@ def main() -> None:
         today = date.today()
         make_papers(today)
 
+        if args.fan_out_only:
+            fan_out_only(new_edition(today))
+            return
         runs: list[Run] = []
         offset = 0
         if not args.no_warmup:
