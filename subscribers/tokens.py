@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
 import hmac
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core import signing
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -44,7 +46,14 @@ class TokenClaim:
 
 
 def _signer(purpose: Purpose) -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=f"subscribers.links.{purpose.value}")
+    return _signer_for(purpose, settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS))
+
+
+@functools.lru_cache(maxsize=16)
+def _signer_for(purpose: Purpose, key: str, fallbacks: tuple[str, ...]) -> signing.TimestampSigner:
+    # Made once per purpose and key, not twice per recipient of every edition (a third of a token's cost); keyed on
+    # the secrets, so a rotated key (or a test's override) gets a signer of its own.
+    return signing.TimestampSigner(key=key, fallback_keys=list(fallbacks), salt=f"subscribers.links.{purpose.value}")
 
 
 def make_token(*, subscriber_id: int, token_key: str, purpose: Purpose) -> str:
