@@ -17,8 +17,10 @@ from tests.subscribers.factories import make_subscriber
 
 @pytest.mark.parametrize("insert", ["_insert_slices_postgresql", "_insert_slices_simple"])
 def test_fan_out_goes_slice_by_slice_and_answers_with_ranges_of_the_rows_it_created(
-    edition: Edition, settings, monkeypatch, postgres, insert: str
+    edition: Edition, settings, monkeypatch, request, insert: str
 ) -> None:
+    if insert == "_insert_slices_postgresql":
+        request.getfixturevalue("postgres")
     settings.NEWSLETTER_SEND_CHUNK_SIZE = 2
     monkeypatch.setattr(fanout, "FAN_OUT_SLICE", 3)  # 7 recipients: three statements, the last one short
     readers = [make_subscriber() for _ in range(8)]
@@ -49,7 +51,7 @@ def test_fan_out_marks_the_edition_sending_only_when_it_created_rows(edition: Ed
     assert edition.status == Edition.Status.SENDING
 
 
-def test_spans_cut_the_waiting_rows_by_subscriber_id(edition: Edition, postgres) -> None:
+def test_spans_cut_the_waiting_rows_by_subscriber_id(edition: Edition) -> None:
     ids = fan_out(edition, [make_subscriber() for _ in range(5)])
     Delivery.objects.filter(subscriber_id=ids[1]).update(status=Delivery.Status.SENT)
     waiting = Delivery.objects.filter(edition=edition, status=Delivery.Status.QUEUED)
