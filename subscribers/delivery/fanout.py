@@ -138,10 +138,18 @@ def _insert_slices_simple(*, edition_id: int, recipients: QuerySet[Subscriber], 
     after = 0
     while True:
         ids = list(recipients.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:FAN_OUT_SLICE])
-        Delivery.objects.bulk_create(
-            [Delivery(edition_id=edition_id, subscriber_id=pk, enqueued_at=now) for pk in ids], ignore_conflicts=True
+        if not ids:
+            return
+        had = set(
+            Delivery.objects.filter(
+                edition_id=edition_id, subscriber_id__gte=ids[0], subscriber_id__lte=ids[-1]
+            ).values_list("subscriber_id", flat=True)
         )
-        yield from spans_of(ids)
+        new = [pk for pk in ids if pk not in had]
+        Delivery.objects.bulk_create(
+            [Delivery(edition_id=edition_id, subscriber_id=pk, enqueued_at=now) for pk in new], ignore_conflicts=True
+        )
+        yield from spans_of(new)
         if len(ids) < FAN_OUT_SLICE:
             return
         after = ids[-1]
@@ -149,7 +157,11 @@ def _insert_slices_simple(*, edition_id: int, recipients: QuerySet[Subscriber], 
 
 def deliveries_fan_out(*, edition: Edition, recipients: QuerySet[Subscriber], now: datetime) -> Batch:
     """Create a row for each of ``recipients`` (existing ones are left alone) and mark the edition as sending; the
-    chunks to enqueue, as key ranges over the rows this call created."""
+    chunks to enqueue, as key ranges over the rows this call created.
+
+    ``recipients`` need not leave out those who have a row already: each slice does, against that slice's ids only.
+    (A ``NOT EXISTS`` over the whole edition, planned when the edition had no rows yet, became a merge join sorting
+    every row made so far on each slice: a million-row fan-out took two minutes instead of seconds.)"""
     insert = _insert_slices_postgresql if connection.vendor == "postgresql" else _insert_slices_simple
     spans = list(insert(edition_id=edition.pk, recipients=recipients, now=now))
     if not spans:

@@ -22,7 +22,12 @@ from digest.models import Edition
 from subscribers.delivery.chunk import ChunkResult, chunk_send
 from subscribers.delivery.esp_errors import edition_backoff
 from subscribers.delivery.fanout import Batch, deliveries_fan_out, deliveries_spans
-from subscribers.delivery.queries import claimable_statuses, subscribers_without_delivery, unfinished_statuses
+from subscribers.delivery.queries import (
+    active_subscribers,
+    claimable_statuses,
+    subscribers_without_delivery,
+    unfinished_statuses,
+)
 from subscribers.delivery.record import edition_finish_if_done
 from subscribers.delivery.sweep import settle_dead_claims
 from subscribers.models import Delivery, Subscriber
@@ -59,7 +64,7 @@ def edition_send_prepare(*, edition: Edition, now: datetime, force: bool = False
         raise ValueError(f"{edition} is {edition.status}: release it before sending")
     # Any claim, however recent, whose journal is silent: the operator re-runs after a crash without waiting.
     settle_dead_claims(now=now, claimed_before=now, edition_id=edition.pk)
-    deliveries_fan_out(edition=edition, recipients=subscribers_without_delivery(edition=edition), now=now)
+    deliveries_fan_out(edition=edition, recipients=active_subscribers(frequency=edition.frequency), now=now)
     waiting = Delivery.objects.filter(edition=edition, status__in=claimable_statuses())
     return Batch(edition_id=edition.pk, chunks=deliveries_spans(waiting), force=force)
 

@@ -16,7 +16,7 @@ from digest.sendable import edition_sendability
 from digest.trending import EditionFrozenError, edition_build
 from subscribers.brake import brake_enforce
 from subscribers.delivery.fanout import Batch, deliveries_fan_out
-from subscribers.delivery.queries import active_subscribers, subscribers_without_delivery
+from subscribers.delivery.queries import active_subscribers
 from subscribers.models import Subscriber
 
 logger = logging.getLogger(__name__)
@@ -86,8 +86,8 @@ def newest_sendable_edition(*, frequency: str, now: datetime) -> Edition | None:
 
 
 def due_subscribers(*, edition: Edition, now: datetime) -> QuerySet[Subscriber] | None:
-    """Active subscribers of the edition's frequency whose morning it is and who have no delivery of it yet; None
-    when no time zone is due."""
+    """Active subscribers of the edition's frequency whose morning it is (the fan-out leaves out those who have a
+    delivery of it already); None when no time zone is due."""
     # The time zones of everyone on the list first (a small distinct set): most ticks find no zone due and stop.
     zones = set(
         active_subscribers(frequency=edition.frequency).order_by().values_list("time_zone", flat=True).distinct()
@@ -95,7 +95,7 @@ def due_subscribers(*, edition: Edition, now: datetime) -> QuerySet[Subscriber] 
     due_zones = [zone for zone in zones if subscriber_due(time_zone=zone, now=now, edition_date=edition.date)]
     if not due_zones:
         return None
-    return subscribers_without_delivery(edition=edition).filter(time_zone__in=due_zones)
+    return active_subscribers(frequency=edition.frequency).filter(time_zone__in=due_zones)
 
 
 def newsletter_tick(*, now: datetime) -> list[Batch]:
