@@ -83,7 +83,8 @@ def _left_in_doubt(edition: Edition, scripted) -> tuple[Subscriber, Subscriber]:
     """One reader sent, one whose send timed out in flight: in doubt, and the edition stays sending."""
     sure, doubtful = make_subscriber(), make_subscriber()
     scripted[doubtful.email] = [read_timeout()]
-    chunk_send(edition_id=edition.pk, subscriber_ids=fan_out(edition, [sure, doubtful]))
+    ids = fan_out(edition, [sure, doubtful])
+    chunk_send(edition_id=edition.pk, first=min(ids), last=max(ids))
     assert Delivery.objects.get(subscriber=doubtful).status == Delivery.Status.AMBIGUOUS
     edition.refresh_from_db()
     assert edition.status == Edition.Status.SENDING
@@ -135,7 +136,8 @@ def test_settle_in_doubt_by_resending_sends_that_reader_exactly_once_more(editio
 def test_settle_in_doubt_refuses_with_exit_status_1_when_nothing_is_in_doubt_or_the_send_goes_on(
     edition: Edition, scripted, how: str
 ) -> None:
-    chunk_send(edition_id=edition.pk, subscriber_ids=fan_out(edition, [make_subscriber()]))
+    (only,) = fan_out(edition, [make_subscriber()])
+    chunk_send(edition_id=edition.pk, first=only, last=only)
     with pytest.raises(CommandError, match=r"Nothing to settle: no delivery of .* is in doubt") as refused:
         call_command("send_edition", "--date", TODAY.isoformat(), f"--settle-in-doubt={how}")
     assert refused.value.returncode == 1
