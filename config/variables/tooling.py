@@ -75,6 +75,15 @@ DEVELOPMENT = (
         group=Group.DEVELOPMENT,
     ),
     Variable(
+        name="BENCH_DB",
+        kind=Kind.TEXT,
+        default="bench_scale",
+        meaning="The database `bench/scale.py` and `bench/esp_rate.py` create (and drop) on DATABASE_URL's server, "
+        "so benches run side by side on one PostgreSQL each name their own.",
+        readers=(Reader.BENCH,),
+        group=Group.DEVELOPMENT,
+    ),
+    Variable(
         name="CI",
         kind=Kind.BOOL,
         default=False,
