@@ -15,13 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import sparse
-from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.preprocessing import normalize
+
+if TYPE_CHECKING:
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+
+# scikit-learn and SciPy (about 100 MB resident) are imported where a fit or a text's transform needs them, not
+# here: a sending worker loads this module for the type of a model and for stored vectors, and never transforms.
 
 MAX_DIMS = 256
 # The vocabulary cap bounds the stored components (dims x terms float32: 16 MiB at 256 x 16,384).
@@ -54,14 +58,19 @@ class FittedModel:
     analyzer: dict[str, Any]
     version: int = 0
     _projection: np.ndarray = field(init=False, repr=False, compare=False)
-    _counter: CountVectorizer = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.components.shape[1] != len(self.terms) or self.idf.shape != (len(self.terms),):
             raise RepresentationError("the stored arrays do not match the vocabulary")
         # Transposed once, so each transform is one sparse x dense product.
         object.__setattr__(self, "_projection", np.ascontiguousarray(self.components.T, dtype=np.float32))
-        counter = CountVectorizer(
+
+    @cached_property
+    def _counter(self) -> CountVectorizer:
+        # Made on the first transform (a frozen dataclass keeps a cached_property in its instance dict).
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        return CountVectorizer(
             vocabulary={term: i for i, term in enumerate(self.terms)},
             lowercase=self.analyzer["lowercase"],
             strip_accents=self.analyzer["strip_accents"],
@@ -70,13 +79,14 @@ class FittedModel:
             ngram_range=tuple(self.analyzer["ngram_range"]),
             dtype=np.float32,
         )
-        object.__setattr__(self, "_counter", counter)
 
     @property
     def dims(self) -> int:
         return int(self.components.shape[0])
 
     def tfidf(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        from sklearn.preprocessing import normalize
+
         counts = self._counter.transform(list(texts)).tocsr().astype(np.float32)
         counts.data = 1.0 + np.log(counts.data)  # sublinear tf, as fitted
         weighted = counts.multiply(self.idf[np.newaxis, :]).tocsr()
@@ -106,6 +116,9 @@ def fit_texts(texts: Sequence[str], *, max_dims: int = MAX_DIMS, seed: int = 0) 
 
     Deterministic for the same texts and seed.
     """
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     if len(texts) < MIN_PAPERS:
         raise RepresentationError(f"{len(texts)} papers stored; at least {MIN_PAPERS} are needed to fit")
     many = len(texts) >= 50
