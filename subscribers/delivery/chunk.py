@@ -27,7 +27,7 @@ from subscribers.brake import brake_enforce
 from subscribers.delivery.body import body_for
 from subscribers.delivery.dbretry import with_db_retry
 from subscribers.delivery.esp_errors import Outcome, classify
-from subscribers.delivery.journal import SendJournal
+from subscribers.delivery.journal import SendJournal, Wait
 from subscribers.delivery.queries import claimable_statuses
 from subscribers.delivery.ratelimit import esp_rate_limit_wait
 from subscribers.delivery.record import Tally, chunk_record, edition_finish_if_done, suppress_invalid
@@ -172,12 +172,43 @@ class _JournalUnavailable(Exception):
     """The journal did not store the record of the message about to go out, so it did not go out."""
 
 
-def _journal_mark(journal: SendJournal, *, inflight: int, sent: tuple[int, str] | None) -> None:
+def _journal_mark_start(journal: SendJournal, *, inflight: int, sent: tuple[int, str] | None) -> Wait:
     try:
         esp_rate_limit_wait()
-        journal.mark(inflight=inflight, sent=sent)
+        return journal.mark_start(inflight=inflight, sent=sent)
     except Exception as exc:
         raise _JournalUnavailable(str(exc)) from exc
+
+
+def _journal_wait(wait: Wait) -> None:
+    try:
+        wait()
+    except Exception as exc:
+        raise _JournalUnavailable(str(exc)) from exc
+
+
+def _built_while_journal_writes(
+    journal: SendJournal,
+    delivery: Delivery,
+    *,
+    sent: tuple[int, str] | None,
+    body: EditionBody,
+    personal: Personal,
+    connection: Any,
+) -> Any:
+    """The message to ``delivery``, built during the round trip of the journal write that records it as the one in
+    flight (and ``sent``, the one before). Returned once that write is stored; if it was not, ``_JournalUnavailable``
+    is raised and nothing may go out."""
+    wait = _journal_mark_start(journal, inflight=delivery.pk, sent=sent)
+    try:
+        message = edition_message(body, delivery.subscriber, personal=personal, connection=connection)
+    except BaseException:
+        # The write's answer is read whatever happens, or the next command on the connection would read it.
+        with contextlib.suppress(Exception):
+            wait()
+        raise
+    _journal_wait(wait)
+    return message
 
 
 def _send_claimed(
@@ -199,10 +230,16 @@ def _send_claimed(
     try:
         for delivery in rows:
             try:
-                mine = personal.get(delivery.subscriber_id, NOBODY)
-                message = edition_message(body, delivery.subscriber, personal=mine, connection=connection)
-                # Nothing reaches the ESP before the journal holds this message as the one in flight.
-                _journal_mark(journal, inflight=delivery.pk, sent=previous)
+                # Nothing reaches the ESP before the journal holds this message as the one in flight; the message is
+                # built while that record travels.
+                message = _built_while_journal_writes(
+                    journal,
+                    delivery,
+                    sent=previous,
+                    body=body,
+                    personal=personal.get(delivery.subscriber_id, NOBODY),
+                    connection=connection,
+                )
                 in_flight = delivery
                 message.send()
             except _JournalUnavailable as exc:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import redis
@@ -29,10 +29,20 @@ JOURNAL_TTL_SECONDS = 2 * 24 * 3600
 INFLIGHT = "inflight"
 
 
+Wait = Callable[[], None]
+
+
+def _stored() -> None:
+    """The wait of a write that had returned already."""
+
+
 class JournalStore(Protocol):
-    """Where a claim's journal fields are kept. ``write`` returns once every field is stored, or raises."""
+    """Where a claim's journal fields are kept. ``write`` returns once every field is stored, or raises;
+    ``write_start`` sends the write and returns what waits for its answer (returns once stored, or raises)."""
 
     def write(self, token: str, fields: Mapping[str, str], *, first: bool) -> None: ...
+
+    def write_start(self, token: str, fields: Mapping[str, str], *, first: bool) -> Wait: ...
 
     def read(self, token: str, names: Sequence[str]) -> list[str | None]: ...
 
@@ -65,6 +75,29 @@ class RedisStore:
         pipe.expire(self.key(token), JOURNAL_TTL_SECONDS)
         pipe.execute()  # raises the first error Redis answered (a read-only replica, out of memory)
 
+    def write_start(self, token: str, fields: Mapping[str, str], *, first: bool) -> Wait:
+        # The HSET goes out on the client's own connection and its answer is read by the wait: the caller builds
+        # the next message during the round trip. A connection that fails raises in either half, as ``write``.
+        if first:
+            self.write(token, fields, first=True)
+            return _stored
+        connection = self.client.connection
+        assert connection is not None  # a single-connection client holds one from the start
+        try:
+            connection.send_command("HSET", self.key(token), *_flat(fields))
+        except Exception:
+            connection.disconnect()
+            raise
+
+        def wait() -> None:
+            try:
+                connection.read_response()  # raises the error Redis answered (a read-only replica, out of memory)
+            except (redis.ConnectionError, redis.TimeoutError):
+                connection.disconnect()
+                raise
+
+        return wait
+
     def read(self, token: str, names: Sequence[str]) -> list[str | None]:
         values = self.client.hmget(self.key(token), list(names))
         return [value.decode() if isinstance(value, bytes) else value for value in values]
@@ -89,6 +122,10 @@ class CacheStore:
         failed = cache.set_many({self.key(token, name): value for name, value in fields.items()}, JOURNAL_TTL_SECONDS)
         if failed:
             raise ConnectionError(f"the send journal could not store {failed}")
+
+    def write_start(self, token: str, fields: Mapping[str, str], *, first: bool) -> Wait:
+        self.write(token, fields, first=first)
+        return _stored
 
     def read(self, token: str, names: Sequence[str]) -> list[str | None]:
         found = cache.get_many([self.key(token, name) for name in names])
@@ -132,11 +169,17 @@ class SendJournal:
 
         Returns once both are stored, and raises if they were not: then the message must not go out.
         """
+        self.mark_start(inflight=inflight, sent=sent, at=at)()
+
+    def mark_start(self, *, inflight: int | None, sent: tuple[int, str] | None = None, at: float | None = None) -> Wait:
+        """``mark`` in two halves: the record is sent now, and the returned wait returns once it is stored (or
+        raises). The message must not go out before the wait has returned."""
         fields = {INFLIGHT: f"{inflight or 0}:{time.time() if at is None else at}"}
         if sent is not None:
             fields[_sent(sent[0])] = sent[1]
-        self.store.write(self.token, fields, first=not self._written)
+        wait = self.store.write_start(self.token, fields, first=not self._written)
         self._written = True
+        return wait
 
     def inflight(self) -> tuple[int | None, float] | None:
         """(the delivery in flight or None between messages, when the journal was last written), or None if gone."""

@@ -53,16 +53,22 @@ def test_each_message_reaches_the_esp_only_once_the_journal_holds_it_and_the_one
 def test_a_journal_write_that_fails_stops_the_chunk_before_the_esp(edition: Edition, monkeypatch) -> None:
     subscribers = [make_subscriber() for _ in range(5)]
     ids = fan_out(edition, subscribers)
-    real_mark = SendJournal.mark
+    real_mark_start = SendJournal.mark_start
     calls = []
 
-    def mark(self, **kwargs):
+    def mark_start(self, **kwargs):
         calls.append(kwargs)
-        if len(calls) == 4:  # the chunk's opening heartbeat, then the first three messages
-            raise ConnectionError("redis went away")
-        return real_mark(self, **kwargs)
+        wait = real_mark_start(self, **kwargs)
+        if len(calls) != 4:  # the chunk's opening heartbeat, then the first three messages
+            return wait
 
-    monkeypatch.setattr(SendJournal, "mark", mark)
+        def fails():
+            wait()  # the record went out; its answer says it was not stored
+            raise ConnectionError("redis went away")
+
+        return fails
+
+    monkeypatch.setattr(SendJournal, "mark_start", mark_start)
     result = chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1])
 
     assert (result.sent, result.retry, result.ambiguous) == (2, True, 0)
@@ -137,3 +143,37 @@ def test_the_journal_reads_back_what_it_wrote_and_clears_it(where: str, settings
     journal.clear([11, 12])
     assert (journal.inflight(), journal.sent([11])) == (None, {})
     assert other.sent([98]) == {98: "esp-id-98"}
+
+
+def test_a_message_that_fails_to_build_during_the_journal_write_leaves_the_connection_in_step(
+    edition: Edition, settings, own_redis: RedisServer, monkeypatch
+) -> None:
+    """The message is built while its journal record travels; if building fails, the record's answer is still read,
+    so the next command on the journal's connection reads its own answer, not that one."""
+    import subscribers.delivery.chunk as chunk
+
+    settings.REDIS_URL = own_redis.url
+    subscribers = [make_subscriber() for _ in range(3)]
+    ids = fan_out(edition, subscribers)
+    real_message, built = chunk.edition_message, []
+
+    def edition_message(*args, **kwargs):
+        built.append(1)
+        if len(built) == 2:
+            raise RuntimeError("a template broke")
+        return real_message(*args, **kwargs)
+
+    monkeypatch.setattr(chunk, "edition_message", edition_message)
+    with pytest.raises(RuntimeError, match="a template broke"):
+        chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1])
+
+    # The failed chunk recorded its first send and gave the rest back; the same connection then answers in step.
+    statuses = Counter(Delivery.objects.filter(edition=edition).values_list("status", flat=True))
+    assert statuses == Counter({Status.SENT: 1, Status.QUEUED: 2})
+    probe = SendJournal("c" * 32)
+    probe.mark(inflight=7, at=1000.0)
+    probe.mark(inflight=8, sent=(7, "esp-id-7"), at=1001.0)
+    assert (probe.inflight(), probe.sent([7])) == ((8, 1001.0), {7: "esp-id-7"})
+    monkeypatch.setattr(chunk, "edition_message", real_message)
+    assert chunk_send(edition_id=edition.pk, first=ids[0], last=ids[-1]).sent == 2
+    assert sent_to() == Counter({s.email: 1 for s in subscribers})
