@@ -4,6 +4,7 @@
 - ``body``: ``edition_body(edition)``, the templates rendered, CSS inlined and long lines wrapped once;
 - ``keywords``: a reader's keywords, cleaned, normalised and shown as the edition's keyword section;
 - ``matches``: the abstract's sentence a keyword matched past the excerpt (a keyword-section card's "why" line);
+- ``tex``: an abstract's leftover TeX markup shown as the text it wraps (excerpts and matched sentences);
 - ``archive``: the edition without personal links, for the web archive and the snapshot taken when sending starts.
 """
 

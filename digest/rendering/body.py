@@ -27,6 +27,7 @@ from django.urls import reverse
 
 from digest.models import Edition, EditionEntry, Frequency, Paper
 from digest.rendering.slots import Slots, Slotted, fill_paragraph, trim_text, wrap_long_lines
+from digest.rendering.tex import readable
 from digest.trending import default_subject
 
 MAX_AUTHORS = 6
@@ -151,7 +152,7 @@ def _entry_view(entry: EditionEntry) -> EntryView:
     links = _paper_links(paper)
     authors = [str(a) for a in (paper.authors or []) if str(a).strip()]
     authors_line = ", ".join(authors[:MAX_AUTHORS]) + (" et al." if len(authors) > MAX_AUTHORS else "")
-    full_abstract = " ".join(paper.abstract.split())
+    full_abstract = " ".join(readable(paper.abstract).split())
     abstract = trim_text(full_abstract)
     tldr = trim_text(paper.tldr, TLDR_CHARS)
     title = " ".join(paper.title.split())
