@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from digest.models import Paper
+from digest.rendering.tex import readable
 from subscribers.feedback import LINK_MAX_AGE, Choice, vote_record, vote_undo
 from subscribers.models import Subscriber, Vote
 from subscribers.tokens import (
@@ -70,6 +71,7 @@ def feedback(request: HttpRequest, token: str, choice: str) -> HttpResponse:
     current = Vote.objects.filter(subscriber=subscriber, paper=paper).values_list("value", flat=True).first()
     context = {
         "paper": paper,
+        "abstract": readable(paper.abstract),  # as the email's card shows it, without leftover TeX
         "choice": selected,
         "current": None if current is None else Choice.of(current),
         "action": request.path,

@@ -58,6 +58,14 @@ def test_a_get_shows_the_paper_with_the_choice_selected_and_changes_nothing(clie
     assert _state() == before == ([], [])
 
 
+def test_the_page_shows_the_abstract_as_the_email_does_without_leftover_tex(client: Client, corpus):
+    paper = corpus["protein"][0]
+    paper.abstract = "Proteins fold. Code at https://example.org/fold{blue{https://example.org/fold/}}, 5\\% faster."
+    paper.save(update_fields=["abstract"])
+    body = client.get(_path(links.feedback_links(make_subscriber(), paper.pk).more_url)).content.decode()
+    assert "Code at https://example.org/fold/, 5% faster." in body and "{blue{" not in body
+
+
 def test_the_post_records_once_and_a_second_vote_replaces_the_first(corpus):
     client = Client(enforce_csrf_checks=True)
     reader = make_subscriber()
