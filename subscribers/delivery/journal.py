@@ -77,26 +77,16 @@ class RedisStore:
 
     def write_start(self, token: str, fields: Mapping[str, str], *, first: bool) -> Wait:
         # The HSET goes out on the client's own connection and its answer is read by the wait: the caller builds
-        # the next message during the round trip. A connection that fails raises in either half, as ``write``.
+        # the next message during the round trip. Either half raises as ``write`` would (``read_response`` raises
+        # the error Redis answered: a read-only replica, out of memory), and redis-py drops the connection on any
+        # exception in either, so a half-read answer is never taken for the next command's.
         if first:
             self.write(token, fields, first=True)
             return _stored
         connection = self.client.connection
         assert connection is not None  # a single-connection client holds one from the start
-        try:
-            connection.send_command("HSET", self.key(token), *_flat(fields))
-        except Exception:
-            connection.disconnect()
-            raise
-
-        def wait() -> None:
-            try:
-                connection.read_response()  # raises the error Redis answered (a read-only replica, out of memory)
-            except (redis.ConnectionError, redis.TimeoutError):
-                connection.disconnect()
-                raise
-
-        return wait
+        connection.send_command("HSET", self.key(token), *_flat(fields))
+        return connection.read_response
 
     def read(self, token: str, names: Sequence[str]) -> list[str | None]:
         values = self.client.hmget(self.key(token), list(names))

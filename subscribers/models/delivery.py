@@ -72,7 +72,7 @@ class Delivery(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["edition", "subscriber"], name="delivery_once_per_subscriber")]
         indexes = [
-            # The sweep's and the brake's reads across editions (rows waiting, claims gone silent).
+            # The sweep's reads across editions (rows waiting, claims gone silent).
             models.Index(fields=["status"], name="delivery_status"),
             models.Index(fields=["edition", "status"]),
             # A webhook finds its delivery by the ESP's message id; a sweep a claim's rows by its token.
