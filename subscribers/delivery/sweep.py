@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from digest.edition_states import STOPPED
 from digest.models import Edition
@@ -21,7 +21,7 @@ from subscribers.delivery.fanout import Batch, deliveries_spans
 from subscribers.delivery.journal import SendJournal
 from subscribers.delivery.queries import claimable_statuses
 from subscribers.delivery.record import edition_finish_if_done
-from subscribers.models import Delivery
+from subscribers.models import Delivery, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ class SweepResult:
     settled_sent: int = 0
     ambiguous: int = 0
     requeued: int = 0
+    dropped: int = 0  # rows whose subscriber or edition was deleted while they were made
     batches: list[Batch] = field(default_factory=list)
 
 
@@ -87,6 +88,22 @@ def settle_dead_claims(
     return result
 
 
+def deliveries_drop_orphans(rows: QuerySet[Delivery]) -> int:
+    """Delete those of ``rows`` whose subscriber or edition no longer exists; returns how many.
+
+    The delivery table has no foreign-key constraints (see the model): a fan-out can insert a row for a subscriber
+    (or an edition) deleted at the same moment. No chunk claims such a row, so it stays waiting until it is lost
+    and found here.
+    """
+    subscriber = Subscriber.objects.filter(pk=OuterRef("subscriber_id"))
+    edition = Edition.objects.filter(pk=OuterRef("edition_id"))
+    orphans = list(rows.filter(~Exists(subscriber) | ~Exists(edition)).values_list("pk", flat=True))
+    if orphans:
+        Delivery.objects.filter(pk__in=orphans).delete()
+        logger.warning("dropped %d deliveries whose subscriber or edition was deleted", len(orphans))
+    return len(orphans)
+
+
 def chunk_hand_to_sweep(*, edition_id: int, first: int, last: int) -> int:
     """Mark the chunk's waiting rows as held by no task, so the next sweep enqueues them at once (its retry could not
     be published); returns how many."""
@@ -101,10 +118,12 @@ def deliveries_sweep(*, now: datetime, edition_id: int | None = None) -> SweepRe
     stale_before = now - timedelta(seconds=settings.NEWSLETTER_STALL_SECONDS)
     settle_dead_claims(now=now, claimed_before=stale_before, edition_id=edition_id, result=result)
 
-    waiting = Delivery.objects.filter(status__in=claimable_statuses()).exclude(edition__status__in=STOPPED)
+    unclaimed = Delivery.objects.filter(status__in=claimable_statuses())
     if edition_id is not None:
-        waiting = waiting.filter(edition_id=edition_id)
-    lost = waiting.filter(Q(enqueued_at__lt=stale_before) | Q(enqueued_at__isnull=True))
+        unclaimed = unclaimed.filter(edition_id=edition_id)
+    unclaimed = unclaimed.filter(Q(enqueued_at__lt=stale_before) | Q(enqueued_at__isnull=True))
+    result.dropped = deliveries_drop_orphans(unclaimed)
+    lost = unclaimed.exclude(edition__status__in=STOPPED)
     editions = set(lost.order_by().values_list("edition_id", flat=True).distinct())
     for ed_id in sorted(editions):
         # Cut into chunks by one query that returns only their edges, then marked as enqueued by one statement:

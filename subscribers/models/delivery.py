@@ -52,8 +52,16 @@ class Delivery(models.Model):
     # serves: an edition's rows are found by the (edition, subscriber) unique index, and the message id and claim
     # token (empty until a send) are indexed only where set. No ``varchar_pattern_ops`` twins: nothing here is
     # searched by prefix.
-    edition = models.ForeignKey("digest.Edition", on_delete=models.CASCADE, related_name="deliveries", db_index=False)
-    subscriber = models.ForeignKey("subscribers.Subscriber", on_delete=models.CASCADE, related_name="deliveries")
+    # No foreign-key constraints in the database: checking them was half of a million-row fan-out (two checks per
+    # new row at commit, each locking the subscriber's row). Deleting a subscriber or an edition still deletes
+    # their rows (Django's CASCADE); a row a fan-out inserted while its subscriber or edition was being deleted is
+    # never claimed, and the sweep drops it (``subscribers.delivery.sweep``).
+    edition = models.ForeignKey(
+        "digest.Edition", on_delete=models.CASCADE, related_name="deliveries", db_index=False, db_constraint=False
+    )
+    subscriber = models.ForeignKey(
+        "subscribers.Subscriber", on_delete=models.CASCADE, related_name="deliveries", db_constraint=False
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     esp_message_id = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -54,7 +54,12 @@ def sweep_deliveries() -> dict[str, int]:
     with transaction.atomic():
         result = deliveries_sweep(now=timezone.now())
         enqueue_batches(result.batches)
-    return {"settled_sent": result.settled_sent, "ambiguous": result.ambiguous, "requeued": result.requeued}
+    return {
+        "settled_sent": result.settled_sent,
+        "ambiguous": result.ambiguous,
+        "requeued": result.requeued,
+        "dropped": result.dropped,
+    }
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)
