@@ -109,6 +109,8 @@ def pages() -> list[tuple[str, str]]:
         ("deliveries: failed, newest ed.", f"{deliveries}?status__exact=failed&edition__id__exact={newest}"),
         ("delivery search: an address", f"{deliveries}?q={rare}"),
         ("paper search", f"{papers}?q=diffusion+kernel"),
+        # A word in one abstract in eight: every paper it finds is checked and sorted, for the count and the page.
+        ("paper search: one word", f"{papers}?q=agents"),
         ("papers: seen in 7 days", f"{papers}?seen_within=7&pinned__exact=0"),
         ("edition page (sending)", reverse("admin:digest_edition_change", args=[newest])),
         ("edition page (sent)", reverse("admin:digest_edition_change", args=[oldest])),

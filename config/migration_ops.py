@@ -74,3 +74,20 @@ class AddPostgresIndex(Operation):
     @property
     def migration_name_fragment(self) -> str:
         return f"{self.model_name.lower()}_{self.index.name.lower()}"
+
+
+class RemovePostgresIndex(AddPostgresIndex):
+    """Drops (concurrently) an index ``AddPostgresIndex`` made; reversing the migration builds it again."""
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        super().database_backwards(app_label, schema_editor, to_state, from_state)
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        super().database_forwards(app_label, schema_editor, to_state, from_state)
+
+    def describe(self) -> str:
+        return f"Remove index {self.index.name} from {self.model_name} (PostgreSQL only)"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"remove_{self.model_name.lower()}_{self.index.name.lower()}"

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Value, lookups
+from django.db.models.functions import Coalesce, Concat, Upper
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models import Expression
+    from django.db.models.sql.compiler import SQLCompiler
 
 ARXIV_ABS_URL = "https://arxiv.org/abs/{}"
 ARXIV_TITLE_SEARCH_URL = "https://arxiv.org/search/?"
@@ -78,6 +86,25 @@ class LookupStatus(models.TextChoices):
     FAILED = "failed", "The answer could not be read"
 
 
+class UpperCasedText(models.TextField):
+    """Text the database keeps upper-cased (a generated column): ``icontains`` upper-cases only the searched term
+    and compares the column as stored, so its own index answers and no row is folded again."""
+
+
+@UpperCasedText.register_lookup
+class UpperCasedIContains(lookups.IContains):
+    lookup_name = "icontains"
+
+    # django-stubs says a tuple of params; Django's as_sql extends the list this returns, as BuiltinLookup's does.
+    def process_lhs(  # type: ignore[override]
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, lhs: Expression | None = None
+    ) -> tuple[str, list[Any]]:
+        # IContains would wrap the column in UPPER(); the term is still upper-cased by the operator (PostgreSQL's
+        # ``LIKE UPPER(%s)``; SQLite's LIKE ignores ASCII case, as UPPER there folds ASCII only).
+        sql, params = compiler.compile(self.lhs if lhs is None else lhs)
+        return sql, list(params)
+
+
 class Paper(models.Model):
     """One paper, however often it appears. ``arxiv_id`` when known, else ``title_key`` de-duplicates."""
 
@@ -119,6 +146,26 @@ class Paper(models.Model):
     abstract_edited = models.BooleanField(default=False)
     edited_fields = models.JSONField(
         default=list, blank=True, help_text="Of TL;DR, code and project page: those a curator edited."
+    )
+    # Title, abstract and arXiv id as one upper-cased text, kept by the database, for the admin's search. Each
+    # searched word is one condition on it, which one trigram index answers (PostgreSQL, migration 0007; over three
+    # columns it would OR three index scans per word). The papers the index finds are checked against this stored
+    # text: upper-casing each one's abstract at query time cost about 8 us a paper, 100 ms for a word in 13,000 of
+    # 100,000 papers, twice per page (the count, then the page). Words never hold a space, so none can match across
+    # two fields.
+    search_text = models.GeneratedField(
+        expression=Upper(
+            Concat(
+                "title",
+                Value(" "),
+                "abstract",
+                Value(" "),
+                Coalesce("arxiv_id", Value("")),
+                output_field=models.TextField(),
+            )
+        ),
+        output_field=UpperCasedText(),
+        db_persist=True,
     )
 
     class Meta:

@@ -8,14 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date as Date
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from subscribers.counts import delivery_counts, edition_delivery_count, subscriber_counts
+from subscribers.counts import delivery_counts, edition_delivery_count, subscriber_counts, subscriber_day_counts
 from subscribers.models import Delivery, Subscriber
 
 S = Delivery.Status
@@ -94,34 +93,23 @@ class ListHistory:
     complaints: list[int]
 
 
-def _per_day(field_name: str, *, start: Date) -> dict[Date, int]:
-    # From the start of that day as a moment, not ``__date__gte``: the column's index can answer this one.
-    since = timezone.make_aware(datetime.combine(start, time.min))
-    rows = (
-        Subscriber.objects.filter(**{f"{field_name}__gte": since})
-        .annotate(day=TruncDate(field_name))
-        .values("day")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return {row["day"]: row["n"] for row in rows}
-
-
 def list_history(*, end: Date, days: int = 30) -> ListHistory:
     """Sign-ups, confirmations, unsubscribes, bounces, complaints per day, and the active count at each day's end.
 
-    The active series is walked back from today's count, undoing each day's confirmations and departures: one
-    count plus five grouped queries, rather than a query per day. A subscriber who left and later came back is
-    counted as the timestamps record them (only the latest of each kind is kept), so the far end of the series is
-    an estimate when people re-subscribe.
+    Each day's figure counts the subscribers whose timestamp of that kind falls on it, read from the figures the
+    database keeps per day (``subscriber_day_counts``) rather than grouping the month's rows. The active series is
+    walked back from today's count, undoing each day's confirmations and departures: two small queries in all. A
+    subscriber who left and later came back is counted as the timestamps record them (only the latest of each kind
+    is kept), so the far end of the series is an estimate when people re-subscribe.
     """
     start = end - timedelta(days=days - 1)
     day_list = [start + timedelta(days=i) for i in range(days)]
-    signups = _per_day("created_at", start=start)
-    confirmed = _per_day("confirmed_at", start=start)
-    unsubscribed = _per_day("unsubscribed_at", start=start)
-    bounced = _per_day("bounced_at", start=start)
-    complained = _per_day("complained_at", start=start)
+    per_day = subscriber_day_counts(since=start)
+    signups = per_day["created_at"]
+    confirmed = per_day["confirmed_at"]
+    unsubscribed = per_day["unsubscribed_at"]
+    bounced = per_day["bounced_at"]
+    complained = per_day["complained_at"]
 
     # Walk back from today (not from ``end``), so a history ending in the past still starts from a true count.
     today = max(timezone.localdate(), end)

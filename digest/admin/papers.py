@@ -9,8 +9,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import QuerySet, TextField, Value
-from django.db.models.functions import Coalesce, Concat
+from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils import timezone
@@ -124,16 +123,6 @@ class PaperForm(ModelForm):
         return arxiv_id
 
 
-def search_text() -> Concat:
-    """Title, abstract and arXiv id as one text, for the search. Each searched word is a condition on it, so one
-    scan of one index finds the papers with all the words, however common each word is alone (over three columns,
-    PostgreSQL would OR three scans per word and recheck thousands of abstracts). Words never hold a space, so none
-    can match across two fields. Migration 0005 indexes ``UPPER`` of exactly this expression."""
-    return Concat(
-        "title", Value(" "), "abstract", Value(" "), Coalesce("arxiv_id", Value("")), output_field=TextField()
-    )
-
-
 @admin.register(Paper)
 class PaperAdmin(ScaledAdmin):
     form = PaperForm
@@ -154,8 +143,8 @@ class PaperAdmin(ScaledAdmin):
     # Counts and dates are columns kept by ingestion, so the list costs the same few queries at any size.
     list_editable = ["pinned", "hidden", "boost"]
     list_filter = ["hidden", "pinned", BoostedFilter, SeenWithinFilter, HasIdFilter, "lookup_status"]
-    # Substrings of the title, abstract or arXiv id, matched in one text (see search_text) that a trigram index
-    # answers on PostgreSQL (digest migration 0005).
+    # Substrings of the title, abstract or arXiv id, matched in one upper-cased text the database keeps
+    # (Paper.search_text), which a trigram index answers on PostgreSQL (digest migration 0007).
     search_fields = ["search_text"]
     list_per_page = 50
     actions = ["pin", "unpin", "hide", "unhide", "look_up"]
@@ -207,9 +196,6 @@ class PaperAdmin(ScaledAdmin):
         ("Trending", {"fields": ["trending_score", "upvotes", "appearance_count", "first_seen", "last_seen"]}),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Paper]:
-        return super().get_queryset(request).alias(search_text=search_text())
 
     def save_model(self, request: HttpRequest, obj: Paper, form: ModelForm, change: bool) -> None:
         # Marking the edit is what tells ingestion (and the title lookup) to keep the curator's text.

@@ -6,15 +6,15 @@ from django.db import migrations, models
 
 
 def install(apps, schema_editor):
-    from subscribers.counts import install_count_triggers
+    from subscribers.counts import DELIVERIES, SUBSCRIBERS, install_count_triggers
 
-    install_count_triggers(schema_editor.connection)
+    install_count_triggers(schema_editor.connection, specs=(DELIVERIES, SUBSCRIBERS))
 
 
 def drop(apps, schema_editor):
-    from subscribers.counts import drop_count_triggers
+    from subscribers.counts import DELIVERIES, SUBSCRIBERS, drop_count_triggers
 
-    drop_count_triggers(schema_editor.connection)
+    drop_count_triggers(schema_editor.connection, specs=(DELIVERIES, SUBSCRIBERS))
 
 
 class Migration(migrations.Migration):

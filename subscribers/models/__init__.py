@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from subscribers.models.brake import SendingBrake
 from subscribers.models.click import AgentClass, Click, ClickStreamMark, EditionLink, LinkKind
-from subscribers.models.counts import DeliveryCount, SubscriberCount
+from subscribers.models.counts import DeliveryCount, SubscriberCount, SubscriberDayCount
 from subscribers.models.delivery import Delivery, TrackingEvent
 from subscribers.models.feedback import Profile, Vote
 from subscribers.models.subscriber import Subscriber, Suppression
@@ -19,6 +19,7 @@ __all__ = [
     "SendingBrake",
     "Subscriber",
     "SubscriberCount",
+    "SubscriberDayCount",
     "Suppression",
     "TrackingEvent",
     "Vote",

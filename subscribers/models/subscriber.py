@@ -53,7 +53,8 @@ class Subscriber(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique")]
-        # The admin list's order, and the dashboard's daily figures (the rows of the last 30 days of each event).
+        # The admin list's order and sorts, and lookups of the rows of a day's event. (The dashboard's daily figures
+        # no longer read these: they are kept per day, SubscriberDayCount.)
         # The substring search over email and keywords has trigram indexes, on PostgreSQL only (migration 0008).
         indexes = [
             models.Index(fields=["created_at"], name="subscriber_created_at"),

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -27,6 +28,19 @@ def test_search_finds_title_abstract_and_arxiv_id(root_client: Client) -> None:
     assert listed(root_client.get(CHANGELIST, {"q": "diffusion"})) == ["Diffusion transformers at scale"]
     assert listed(root_client.get(CHANGELIST, {"q": "sparse attention"})) == ["Something else"]
     assert listed(root_client.get(CHANGELIST, {"q": "2503.22222"})) == ["Something else"]
+
+
+def test_search_ignores_case_and_follows_edits(root_client: Client) -> None:
+    paper = make_paper(title="Schrödinger bridges for DIFFUSION", abstract="Optimal transport.", arxiv_id=None)
+
+    assert listed(root_client.get(CHANGELIST, {"q": "diffusion"})) == [paper.title]
+    assert listed(root_client.get(CHANGELIST, {"q": "OPTIMAL Transport"})) == [paper.title]
+    if connection.vendor == "postgresql":  # SQLite's UPPER and LIKE fold ASCII letters only
+        assert listed(root_client.get(CHANGELIST, {"q": "SCHRÖDINGER"})) == [paper.title]
+    # The stored search text is the database's: an edited title (a bulk update too) is found at once.
+    Paper.objects.filter(pk=paper.pk).update(title="Flow matching")
+    assert listed(root_client.get(CHANGELIST, {"q": "flow match"})) == ["Flow matching"]
+    assert listed(root_client.get(CHANGELIST, {"q": "bridges"})) == []
 
 
 def test_filters_hidden_pinned_boosted_has_id_and_seen_within(root_client: Client) -> None:

@@ -104,7 +104,7 @@ def _list_query(client: Client, url: str, params: dict[str, str], table: str) ->
             "admin:digest_paper_changelist",
             {"q": "diffusion"},
             "digest_paper",
-            ["paper_search_trgm"],
+            ["paper_search_text_trgm"],
         ),
     ],
 )

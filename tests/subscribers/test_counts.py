@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 import textwrap
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django.db.models import Count
+from django.db.models.functions import TruncDate
 
 from digest.models import Edition
+from subscribers import csv_io
 from subscribers.counts import (
+    DAY_EVENTS,
     DELIVERIES,
+    SUBSCRIBER_DAYS,
     delivery_counts,
     ensure_count_triggers,
     fold_counts,
+    install_count_triggers,
     subscriber_counts,
+    subscriber_day_counts,
 )
-from subscribers.models import Delivery, DeliveryCount, Subscriber, SubscriberCount
-from subscribers.services import subscriber_delete
+from subscribers.models import Delivery, DeliveryCount, Subscriber, SubscriberCount, SubscriberDayCount
+from subscribers.services import (
+    subscriber_confirm,
+    subscriber_delete,
+    subscriber_subscribe,
+    subscriber_suppress,
+    subscriber_unsubscribe,
+)
 from tests.subscribers.factories import make_subscriber
 from tests.support.services import ROOT, database_url_for
 
@@ -46,6 +60,26 @@ def kept_deliveries() -> dict[int, dict[str, int]]:
 
 def counted_subscribers() -> dict[str, int]:
     return dict(Subscriber.objects.values_list("status").annotate(n=Count("id")).order_by())
+
+
+def counted_days() -> dict[str, dict[date, int]]:
+    """What the dashboard's GROUP BY over the rows said: subscribers per day of each timestamp (Django's
+    TruncDate, in the project's time zone)."""
+    real: dict[str, dict[date, int]] = {event: {} for event in DAY_EVENTS}
+    for event in DAY_EVENTS:
+        rows = (
+            Subscriber.objects.filter(**{f"{event}__isnull": False})
+            .annotate(day=TruncDate(event))
+            .values_list("day")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        real[event] = dict(rows)
+    return real
+
+
+def kept_days() -> dict[str, dict[date, int]]:
+    return subscriber_day_counts(since=date(2000, 1, 1))
 
 
 def edition(days: int = 0) -> Edition:
@@ -198,6 +232,15 @@ SQLITE_CHECK = textwrap.dedent(
     people[5].delete()
     assert delivery_counts(edition_ids=[ed.pk])[ed.pk] == real() == {"sent": 4, "queued": 1}, real()
     assert subscriber_counts() == {"active": 5}, subscriber_counts()
+    # Per day: a confirmation moved past midnight UTC, one cleared; the deleted reader's sign-up is gone.
+    from datetime import datetime, timezone as tz
+    from subscribers.counts import subscriber_day_counts
+    Subscriber.objects.filter(pk=people[0].pk).update(confirmed_at=datetime(2026, 3, 3, 0, 0, 1, tzinfo=tz.utc))
+    Subscriber.objects.filter(pk=people[1].pk).update(confirmed_at=datetime(2026, 3, 2, 23, 59, tzinfo=tz.utc))
+    Subscriber.objects.filter(pk=people[1].pk).update(confirmed_at=None)
+    days = subscriber_day_counts(since=date(2000, 1, 1))
+    assert days["confirmed_at"] == {date(2026, 3, 3): 1}, days
+    assert sum(days["created_at"].values()) == 5, days
     # A table rebuilt by a later migration loses its triggers: ensure_count_triggers puts them back.
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TRIGGER {DELIVERIES.triggers[1]}")
@@ -227,3 +270,87 @@ def test_sqlite_migrates_without_trigram_indexes_and_keeps_the_same_figures(tmp_
     )
     assert checked.returncode == 0, checked.stderr
     assert "sqlite counts ok" in checked.stdout
+
+
+def sign_up(email: str) -> Subscriber:
+    return subscriber_subscribe(
+        email=email, keywords=[], frequency="daily", consent_source="test", consent_text="yes", ip="127.0.0.1"
+    )
+
+
+@pytest.mark.django_db
+def test_day_figures_follow_sign_ups_confirmations_departures_and_deletions() -> None:
+    monday = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    with time_machine.travel(monday, tick=False):
+        people = [sign_up(f"p{i}@example.org") for i in range(6)]
+    with time_machine.travel(monday + timedelta(days=1), tick=False):
+        for person in people[:5]:
+            subscriber_confirm(subscriber=person)
+    with time_machine.travel(monday + timedelta(days=2), tick=False):
+        subscriber_unsubscribe(subscriber=people[0], via="test")
+        subscriber_suppress(email=people[1].email, reason="bounced")
+        subscriber_suppress(email=people[2].email, reason="complained")
+        subscriber_delete(subscriber=people[3])
+    assert kept_days() == counted_days()
+    kept = kept_days()
+    assert kept["created_at"] == {date(2026, 3, 2): 5}  # the deleted one is no longer counted on its day
+    assert kept["confirmed_at"] == {date(2026, 3, 3): 4}
+    assert kept["unsubscribed_at"] == {date(2026, 3, 4): 1}
+    assert kept["bounced_at"] == kept["complained_at"] == {date(2026, 3, 4): 1}
+
+    # Coming back: a fresh sign-up of who unsubscribed, confirmed two days later, moves their confirmation day.
+    with time_machine.travel(monday + timedelta(days=5), tick=False):
+        sign_up(people[0].email)
+        subscriber_confirm(subscriber=people[0])
+    assert kept_days() == counted_days()
+    assert kept_days()["confirmed_at"] == {date(2026, 3, 3): 3, date(2026, 3, 7): 1}
+
+
+@pytest.mark.django_db
+def test_day_figures_follow_a_csv_import_bulk_updates_and_raw_sql() -> None:
+    with time_machine.travel(datetime(2026, 3, 2, 23, 59, 59, tzinfo=UTC), tick=False):
+        text = "email,consent_at,consent_text\n" + "".join(f"c{i}@example.org,2026-01-0{i + 1},ok\n" for i in range(3))
+        text += "d@example.org,,\n"
+        report = csv_io.import_subscribers(stream=io.StringIO(text), consent_source="test", notify=lambda ids: None)
+    assert report.errors == []
+    assert kept_days() == counted_days()
+    assert kept_days()["created_at"] == {date(2026, 3, 2): 4}
+
+    # A timestamp moved across midnight (UTC) by a bulk update, then cleared; another set by raw SQL.
+    Subscriber.objects.filter(email="c0@example.org").update(confirmed_at=datetime(2026, 3, 3, 0, 0, 1, tzinfo=UTC))
+    Subscriber.objects.filter(email="c1@example.org").update(confirmed_at=None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE subscribers_subscriber SET unsubscribed_at = %s WHERE email = %s",
+            [datetime(2026, 3, 4, 23, 59, tzinfo=UTC), "d@example.org"],
+        )
+    # An update that moves no timestamp changes no figure.
+    Subscriber.objects.update(keywords=["agents"])
+    assert kept_days() == counted_days()
+    assert kept_days()["unsubscribed_at"] == {date(2026, 3, 4): 1}
+    assert date(2026, 3, 3) in kept_days()["confirmed_at"]
+
+
+@pytest.mark.django_db
+def test_day_figures_fold_and_recount_to_the_same_numbers() -> None:
+    with time_machine.travel(datetime(2026, 3, 2, 12, tzinfo=UTC), tick=False):
+        people = [make_subscriber() for _ in range(8)]
+    for person in people[:4]:  # four statements, four pairs of rows
+        subscriber_unsubscribe(subscriber=person, via="test")
+    before = kept_days()
+    assert fold_counts() > 0
+    assert kept_days() == before == counted_days()
+    keys = SubscriberDayCount.objects.values("event", "day")
+    assert keys.distinct().count() == keys.count()
+
+    # What migration 0011 does to an existing list: the figures counted from the rows.
+    SubscriberDayCount.objects.all().delete()
+    install_count_triggers(specs=(SUBSCRIBER_DAYS,))
+    assert kept_days() == before
+
+    # Only what was missing is put back.
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER {SUBSCRIBER_DAYS.triggers[0]} ON {SUBSCRIBER_DAYS.table}")
+    make_subscriber()
+    assert ensure_count_triggers() is True
+    assert kept_days() == counted_days()
