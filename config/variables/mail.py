@@ -102,7 +102,8 @@ EMAIL = (
         default=0.0,
         meaning="Most edition messages per second handed to the ESP, by all workers together: one token bucket in "
         "Redis shared by every worker process, one message per 1/rate seconds, no burst (0.5 = one every 2 s; "
-        "without REDIS_URL each process has its own bucket); 0 = no limit. Set it to the ESP's sending rate.",
+        "without REDIS_URL each process has its own bucket); 0 = no limit. A worker a little late keeps its turn, so "
+        "one second may hold a message or two more: set it a little below the ESP's hard per-second cap (98%).",
         readers=(Reader.WORKER, Reader.COMMANDS),
         group=Group.EMAIL,
         minimum=0.0,
