@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.urls import reverse
 from django.utils import timezone
 
 from digest.models import Edition
 from digest.trending import edition_build
+from subscribers.models import Delivery
 from tests.admin.conftest import curator_group
-from tests.factories import make_seen_paper
+from tests.factories import make_edition, make_seen_paper
 from tests.subscribers.factories import make_subscriber
 
 # The live server thread sees only committed rows.
@@ -111,3 +113,20 @@ def test_curator_cannot_export_subscribers(admin_page, curator_login) -> None:
     response = page.goto("/admin/subscribers/subscriber/export/")
     assert response is not None and response.status == 403
     assert "private@example.org" not in page.content()
+
+
+def test_dashboard_fits_a_phone_without_sideways_scrolling(admin_page, curator_login) -> None:
+    page = admin_page
+    make_subscriber()
+    make_subscriber(status="pending", confirmed_at=None)
+    edition = make_edition(date=timezone.localdate(), status="sent")
+    for status in ("sent", "opened", "clicked", "bounced"):
+        Delivery.objects.create(edition=edition, subscriber=make_subscriber(), status=status)
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.goto(reverse("admin-dashboard"))
+    page.wait_for_selector("#chart-click-rate")
+    # A wide table may scroll inside its own box; the page itself must not scroll sideways.
+    widths = page.evaluate(
+        "() => ({scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth})"
+    )
+    assert widths["scroll"] <= widths["client"], widths
