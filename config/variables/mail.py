@@ -102,8 +102,9 @@ EMAIL = (
         default=0.0,
         meaning="Most edition messages per second handed to the ESP, by all workers together: one token bucket in "
         "Redis shared by every worker process, one message per 1/rate seconds, no burst (0.5 = one every 2 s; "
-        "without REDIS_URL each process has its own bucket); 0 = no limit. A worker a little late keeps its turn, so "
-        "one second may hold a message or two more: set it a little below the ESP's hard per-second cap (98%).",
+        "without REDIS_URL each process has its own bucket); 0 = no limit. Above 1, no second holds more than its "
+        "whole part (each R messages take at least 1.02 s, so about 98% of R is sent): set it to the ESP's hard "
+        "per-second cap.",
         readers=(Reader.WORKER, Reader.COMMANDS),
         group=Group.EMAIL,
         minimum=0.0,

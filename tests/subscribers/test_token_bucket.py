@@ -6,6 +6,7 @@ machine is); the rate achieved against a stand-in ESP is measured by bench/esp_r
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import multiprocessing
 import uuid
@@ -13,7 +14,7 @@ import uuid
 import pytest
 import redis
 
-from subscribers.token_bucket import LocalBucket, RedisBucket, wait_for_token
+from subscribers.token_bucket import WINDOW_US, LocalBucket, RedisBucket, wait_for_token
 
 
 @pytest.fixture
@@ -66,10 +67,50 @@ def test_a_caller_later_than_half_an_interval_starts_the_schedule_half_an_interv
     assert second_wait >= 50_000 - 5_000  # the calls themselves take a few milliseconds at most
 
 
+def _most_in_any_span(slots: list[int], span: int) -> int:
+    """The most slots in any half-open span of ``span`` microseconds."""
+    ordered = sorted(slots)
+    return max(bisect.bisect_left(ordered, start + span) - i for i, start in enumerate(ordered))
+
+
+def test_no_second_and_margin_holds_more_than_r_tokens_so_the_next_waits_for_the_margin(client: redis.Redis) -> None:
+    bucket = _bucket(client, rate=10)
+    slots = [bucket.take_slot()[0] for _ in range(25)]
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    # Ten tokens one interval apart fill 0.9 s; the eleventh waits until a second and the margin after the first.
+    assert gaps[:9] == [100_000] * 9
+    assert slots[10] - slots[0] == WINDOW_US == 1_020_000
+    assert _most_in_any_span(slots, WINDOW_US) == 10
+    assert _most_in_any_span(slots, 1_000_000) == 10
+
+
+def test_late_callers_keeping_their_slots_never_put_more_than_r_tokens_in_a_second(client: redis.Redis) -> None:
+    # Every caller is 40 ms late (its slot passed while it was busy): each keeps that slot and goes at once, so
+    # GCRA alone would hand ten callers in a row their tokens within a few milliseconds of each other.
+    bucket = _bucket(client, rate=10)  # 100,000 us apart; a caller may be up to 50,000 us late
+
+    def redis_now() -> int:
+        seconds, micros = client.time()
+        return seconds * 1_000_000 + micros
+
+    waits, began = [], redis_now()
+    for _ in range(11):
+        client.set(bucket.key, str(redis_now() - 40_000))
+        waits.append(bucket.take_slot()[1])
+    ended = redis_now()
+    assert waits[:10] == [0] * 10
+    # The eleventh waits until a second and the margin after the first token was used (when its caller asked, not
+    # its slot 40 ms before): its slot is at least `began` + WINDOW_US, and it was told so no later than `ended`.
+    assert waits[10] + (ended - began) >= WINDOW_US
+    assert waits[10] <= WINDOW_US
+
+
 def test_the_bucket_key_expires_once_idle(client: redis.Redis) -> None:
     bucket = _bucket(client, rate=10)
     bucket.take()
-    assert 0 < client.pttl(bucket.key) <= 100 + 1000
+    # Kept for as long as the last slots still bind the next token: the window and a second to spare.
+    assert 0 < client.pttl(bucket.key) <= WINDOW_US // 1000 + 1000
+    assert 0 < client.pttl(bucket.recent_key) <= WINDOW_US // 1000 + 1000
 
 
 def _take_many(redis_url: str, key: str, rate: float, count: int, start: object, queue: multiprocessing.Queue) -> None:
@@ -91,14 +132,13 @@ def test_processes_sharing_a_bucket_get_distinct_slots_one_interval_apart(redis_
     for worker in workers:
         worker.join(timeout=30)
     assert len(slots) == len(set(slots)) == 2 * each
-    # Both asked far faster than 100 a second, so the slots queue up back to back: 1 / 100 s apart, exactly.
-    gaps = {b - a for a, b in itertools.pairwise(slots)}
-    assert gaps == {10_000}
-    # At most `rate` tokens in any one second of the bucket's clock.
-    per_second: dict[int, int] = {}
-    for slot in slots:
-        per_second[slot // 1_000_000] = per_second.get(slot // 1_000_000, 0) + 1
-    assert max(per_second.values()) <= rate
+    # Both asked far faster than 100 a second, so the slots queue up back to back: 1 / 100 s apart, and after each
+    # hundred tokens the margin (a hundred tokens fill 0.99 s; the next waits until 1.02 s after the first).
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert set(gaps) == {10_000, 30_000}
+    assert [i for i, gap in enumerate(gaps) if gap == 30_000] == [99, 199]
+    # At most `rate` tokens in any one second of the bucket's clock, and in any second and margin.
+    assert _most_in_any_span(slots, WINDOW_US) == rate
 
 
 def test_an_unreachable_redis_is_an_error_not_a_free_pass() -> None:
@@ -127,3 +167,6 @@ def test_the_local_bucket_spaces_tokens_on_its_clock_and_waits_for_them() -> Non
     slept: list[float] = []
     wait_for_token(bucket, sleep=slept.append)
     assert slept == [0.5]
+    # The fifth token in a row waits for a second and the margin after the first of the four before it.
+    assert bucket.take() == pytest.approx(0.75)
+    assert bucket.take() == pytest.approx(1.02)
