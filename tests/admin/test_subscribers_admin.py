@@ -86,3 +86,8 @@ def test_deleting_a_subscriber_keeps_a_suppression(root_client: Client) -> None:
     root_client.post(CHANGELIST, {"action": "delete_selected", "_selected_action": [subscriber.pk], "post": "yes"})
     assert not Subscriber.objects.exists()
     assert Suppression.objects.filter(email_hash=email_hash("gone@example.org"), reason="deleted").exists()
+
+
+def test_the_admin_names_the_delivery_list_in_plain_english(root_client: Client) -> None:
+    page = root_client.get(reverse("admin:index")).content.decode()
+    assert ">Deliveries<" in page and "Deliverys" not in page
