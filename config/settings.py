@@ -106,6 +106,7 @@ DATABASES = {
     "default": dj_database_url.parse(
         read_str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=read_int("DATABASE_CONN_MAX_AGE"),
+        conn_health_checks=True,  # a kept connection is pinged before a request or task reuses it
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -284,6 +285,9 @@ else:
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes the database connection after every task unless this many tasks may share one; with
+# connections kept (DATABASE_CONN_MAX_AGE), config.celery closes them by age, and broken ones, before each task.
+CELERY_DB_REUSE_MAX = 1000 if DATABASES["default"]["CONN_MAX_AGE"] else None
 CELERY_RESULT_BACKEND = None
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"

@@ -178,8 +178,9 @@ DATABASE = (
         name="DATABASE_CONN_MAX_AGE",
         kind=Kind.INT,
         default=60,
-        meaning="Seconds a process keeps a database connection open for reuse (0: one per request or task). SQLite "
-        "always uses 0.",
+        meaning="Seconds a process keeps a database connection open for reuse: a web process from request to request, "
+        "a worker from task to task, each checked before it is reused (0: one per request or task). SQLite always "
+        "uses 0.",
         readers=ALL,
         group=Group.DATABASE,
         minimum=0,
