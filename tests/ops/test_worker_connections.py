@@ -8,18 +8,30 @@ connections are kept, and config.celery closes old or broken ones before each ta
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from django.db import connection
 
 from digest.tasks import poll_sources
+from tests.support.services import database_url_for
 
 
-def _worker_backends() -> set[int]:
-    """The PostgreSQL backends on this test's database other than this process's own."""
+def _start_worker(celery_process, **env: str):
+    """A worker whose connections name themselves (``application_name``), so other processes' are left out."""
+    name = f"worker-{uuid.uuid4().hex[:12]}"
+    url = f"{database_url_for(connection.settings_dict)}?application_name={name}"
+    worker = celery_process(
+        "worker", "-Q", "ingestion", "--pool", "solo", "--loglevel", "INFO", env={"DATABASE_URL": url, **env}
+    )
+    return worker, name
+
+
+def _backends(name: str) -> set[int]:
+    """The PostgreSQL backends the worker called ``name`` holds on this test's database."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s", [name]
         )
         return {pid for (pid,) in cursor.fetchall()}
 
@@ -36,17 +48,17 @@ def _wait_for_tasks(worker, count: int, *, timeout: float = 60.0) -> None:
 @pytest.mark.realparts
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_reuses_its_connection_and_replaces_one_the_database_dropped(postgres, celery_process) -> None:
-    worker = celery_process("worker", "-Q", "ingestion", "--pool", "solo", "--loglevel", "INFO")
+    worker, name = _start_worker(celery_process)
     poll_sources.delay()
     _wait_for_tasks(worker, 1)
     # Idle after its task, the worker still holds its connection (Celery alone would have closed it)...
-    first = _worker_backends()
+    first = _backends(name)
     assert len(first) == 1, first
     for _ in range(3):
         poll_sources.delay()
     _wait_for_tasks(worker, 4)
     # ...and the next tasks ran on that same backend.
-    assert _worker_backends() == first
+    assert _backends(name) == first
 
     # The database drops the connection (a restart, an idle timeout): the next task checks it, opens a new one and
     # succeeds instead of failing on the dead one.
@@ -54,7 +66,7 @@ def test_a_worker_reuses_its_connection_and_replaces_one_the_database_dropped(po
         cursor.execute("SELECT pg_terminate_backend(%s)", [next(iter(first))])
     poll_sources.delay()
     _wait_for_tasks(worker, 5)
-    second = _worker_backends()
+    second = _backends(name)
     assert len(second) == 1 and second != first
     assert worker.log().count("succeeded") == 5
     assert "Traceback" not in worker.log()
@@ -63,10 +75,8 @@ def test_a_worker_reuses_its_connection_and_replaces_one_the_database_dropped(po
 @pytest.mark.realparts
 @pytest.mark.django_db(transaction=True)
 def test_with_conn_max_age_zero_a_worker_opens_a_connection_per_task(postgres, celery_process) -> None:
-    worker = celery_process(
-        "worker", "-Q", "ingestion", "--pool", "solo", "--loglevel", "INFO", env={"DATABASE_CONN_MAX_AGE": "0"}
-    )
+    worker, name = _start_worker(celery_process, DATABASE_CONN_MAX_AGE="0")
     poll_sources.delay()
     _wait_for_tasks(worker, 1)
-    assert _worker_backends() == set()
+    assert _backends(name) == set()
     assert "Traceback" not in worker.log()
