@@ -32,8 +32,8 @@ from typing import Any, Protocol
 WINDOW_US = 1_020_000
 
 # KEYS[1]: the next free slot; KEYS[2]: when the last ARGV[3] tokens were used (a late caller's now, not its slot,
-# which may be half an interval back), newest first. ARGV[1]: microseconds
-# per token; ARGV[2]: how late a caller may be and keep its slot; ARGV[3]: most tokens in ARGV[4] microseconds.
+# which may be half an interval back), newest first. ARGV[1]: microseconds per token; ARGV[2]: how late a caller
+# may be and keep its slot; ARGV[3]: most tokens in ARGV[4] microseconds.
 # Returns {slot, wait}: the moment the token is free and how long from now that is (never below 0), both in
 # microseconds of Redis's clock. Integers throughout: a double holds microseconds since 1970 exactly, and
 # string.format keeps every digit where tostring would round to 14.
